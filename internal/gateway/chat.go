@@ -1,0 +1,193 @@
+package gateway
+
+import (
+	"context"
+	"errors"
+	"io"
+	"net/http"
+	"strconv"
+	"strings"
+
+	"github.com/floodgate-dev/floodgate/internal/llm"
+)
+
+// readBody reads r's body into a pooled buffer, refusing it past max bytes.
+// The caller returns the buffer with putBuf.
+func readBody(r *http.Request, max int64) (*[]byte, error) {
+	tooLarge := func() error {
+		return &llm.Error{Kind: llm.KindTooLarge, Code: "request_too_large",
+			Message: "The request body is larger than " + strconv.FormatInt(max, 10) + " bytes."}
+	}
+	if r.ContentLength > max {
+		return nil, tooLarge()
+	}
+	bp := getBuf()
+	buf := *bp
+	if r.ContentLength > 0 && int64(cap(buf)) <= r.ContentLength {
+		buf = make([]byte, 0, r.ContentLength+1) // +1 to see EOF without growing
+	}
+	for {
+		if len(buf) == cap(buf) {
+			buf = append(buf, 0)[:len(buf)]
+		}
+		room := buf[len(buf):cap(buf)]
+		if left := max + 1 - int64(len(buf)); int64(len(room)) > left {
+			room = room[:left]
+		}
+		n, err := r.Body.Read(room)
+		buf = buf[:len(buf)+n]
+		*bp = buf
+		if int64(len(buf)) > max {
+			putBuf(bp)
+			return nil, tooLarge()
+		}
+		if err == io.EOF {
+			return bp, nil
+		}
+		if err != nil {
+			putBuf(bp)
+			return nil, &llm.Error{Kind: llm.KindInvalidRequest, Code: "invalid_body",
+				Message: "The request body could not be read.", Err: err}
+		}
+	}
+}
+
+// chat answers POST /v1/chat/completions: authenticate, normalise, hand to
+// the Backend, write the answer or the stream.
+func (s *Server) chat(x *exchange, r *http.Request) {
+	id, aerr := s.authenticate(r)
+	if aerr != nil {
+		s.writeError(x, aerr)
+		return
+	}
+	x.tenant, x.tier = id.Tenant, id.Tier
+	bp, err := readBody(r, s.cfg.MaxBodyBytes)
+	if err != nil {
+		s.writeError(x, err)
+		return
+	}
+	req, notes, err := Normalize(*bp, id.policy)
+	putBuf(bp) // the request shares no memory with the body
+	if err != nil {
+		s.writeError(x, err)
+		return
+	}
+	x.model = req.Model
+	if notes != nil {
+		x.Header()["X-Floodgate-Normalized"] = []string{strings.Join(notes, "; ")}
+	}
+
+	ctx, cancel := context.WithTimeout(WithTenant(r.Context(), id), s.cfg.RequestTimeout)
+	defer cancel()
+	if s.cfg.UpstreamTime != nil {
+		ctx, x.upstream = s.cfg.UpstreamTime(ctx)
+	}
+	if req.Stream {
+		s.stream(ctx, x, r, req)
+		return
+	}
+	s.complete(ctx, x, req)
+}
+
+var errNoResponse = &llm.Error{Kind: llm.KindServer, Message: "The model returned no response."}
+
+func (s *Server) complete(ctx context.Context, x *exchange, req *llm.Request) {
+	resp, err := s.backend.Complete(ctx, req)
+	if err == nil && resp == nil {
+		err = errNoResponse
+	}
+	if err != nil {
+		s.writeError(x, err)
+		return
+	}
+	bp := getBuf()
+	defer putBuf(bp)
+	out, err := appendResponse(*bp, resp)
+	if err != nil {
+		s.writeError(x, &llm.Error{Kind: llm.KindServer, Message: "The model returned a response that could not be encoded.", Err: err})
+		return
+	}
+	out = append(out, '\n')
+	*bp = out
+	h := x.Header()
+	h["Content-Type"] = hdrJSON
+	h["Content-Length"] = []string{strconv.Itoa(len(out))}
+	x.WriteHeader(http.StatusOK)
+	_, _ = x.Write(out)
+}
+
+var (
+	sseData = []byte("data: ")
+	sseDone = []byte("data: [DONE]\n\n")
+)
+
+// stream relays a streamed completion as server-sent events, one flush per
+// chunk so tokens reach the client as they come. The Backend's stream is
+// closed when the stream ends, breaks, or the client goes away (which
+// cancels ctx, and so the Backend's Recv).
+func (s *Server) stream(ctx context.Context, x *exchange, r *http.Request, req *llm.Request) {
+	st, err := s.backend.Stream(ctx, req)
+	if err == nil && st == nil {
+		err = errNoResponse
+	}
+	if err != nil {
+		s.writeError(x, err)
+		return
+	}
+	defer st.Close()
+
+	h := x.Header()
+	h["Content-Type"] = hdrEventStream
+	h["Cache-Control"] = hdrNoCache
+	h["X-Accel-Buffering"] = hdrNo
+	x.sse = true
+	x.WriteHeader(http.StatusOK)
+
+	wantUsage := req.WantsUsageChunk()
+	bp := getBuf()
+	defer putBuf(bp)
+	for {
+		c, err := st.Recv()
+		if errors.Is(err, io.EOF) {
+			if _, err := x.Write(sseDone); err == nil {
+				x.flush()
+			}
+			return
+		}
+		if err != nil {
+			if r.Context().Err() != nil {
+				x.outcome = 499 // the client left; nobody to tell
+				return
+			}
+			s.writeStreamError(x, err)
+			return
+		}
+		if c == nil {
+			continue
+		}
+		if !wantUsage && c.Usage != nil {
+			// Upstreams are asked for usage whatever the client wants (the
+			// ledger needs it); a client that did not ask gets none. The
+			// chunk is copied, not changed: it is the Backend's.
+			if len(c.Choices) == 0 {
+				continue
+			}
+			cc := *c
+			cc.Usage = nil
+			c = &cc
+		}
+		out, err := appendChunk(append((*bp)[:0], sseData...), c)
+		*bp = out
+		if err != nil {
+			s.writeStreamError(x, &llm.Error{Kind: llm.KindServer, Message: "The model returned a chunk that could not be encoded.", Err: err})
+			return
+		}
+		out = append(out, '\n', '\n')
+		*bp = out
+		if _, err := x.Write(out); err != nil {
+			x.outcome = 499
+			return
+		}
+		x.flush()
+	}
+}

@@ -1,0 +1,12 @@
+// Package gateway is floodgate's OpenAI-compatible HTTP front door: it
+// authenticates each request's API key to a tenant and tier, parses and
+// normalises the body into an *llm.Request (validated as OpenAI's API
+// validates it, with what the tier does not allow capped or removed), hands
+// it to a Backend, and writes the answer, the server-sent event stream, or
+// the error in OpenAI's shape.
+//
+// Normalize is the pure function at its heart. Server adds the routes
+// (/v1/chat/completions, /v1/models, /healthz, /readyz and whatever is
+// mounted with Handle), request ids, panic recovery, observation, and a
+// graceful drain in Run.
+package gateway
