@@ -1,0 +1,244 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"slices"
+	"time"
+
+	"golang.org/x/sync/errgroup"
+
+	"github.com/floodgate-dev/floodgate/internal/config"
+	"github.com/floodgate-dev/floodgate/internal/gateway"
+	"github.com/floodgate-dev/floodgate/internal/monitor"
+	"github.com/floodgate-dev/floodgate/internal/provider"
+	"github.com/floodgate-dev/floodgate/internal/router"
+	"github.com/floodgate-dev/floodgate/internal/sim"
+)
+
+// app is floodgate assembled from a configuration: the in-process sim
+// endpoints, one provider client per endpoint, the router over them, the
+// metrics and the gateway in front.
+type app struct {
+	cfg     *config.Config
+	log     *slog.Logger
+	sims    []*simEndpoint
+	clients []*provider.Client
+	router  *router.Router
+	metrics *monitor.Metrics
+	gateway *gateway.Server
+}
+
+// simEndpoint is a sim serving on a loopback port of its own, so that the
+// request path to it is the same HTTP path as to a real endpoint.
+type simEndpoint struct {
+	name string
+	sim  *sim.Sim
+	ln   net.Listener
+	srv  *http.Server
+}
+
+// newApp builds everything cfg describes. Nothing serves until run; on
+// error, whatever was opened is closed.
+func newApp(cfg *config.Config, log *slog.Logger) (a *app, err error) {
+	a = &app{cfg: cfg, log: log, metrics: monitor.New()}
+	defer func() {
+		if err != nil {
+			a.close()
+		}
+	}()
+
+	prices := map[string]config.Price{}
+	for _, m := range cfg.Models {
+		prices[m.Name] = m.Price
+	}
+	var endpoints []router.Endpoint
+	for _, e := range cfg.Endpoints {
+		pc := provider.Config{
+			Name:              e.Name,
+			Kind:              e.Type,
+			BaseURL:           e.BaseURL,
+			APIKey:            e.APIKey,
+			APIVersion:        e.APIVersion,
+			Headers:           e.Headers,
+			ConnectTimeout:    e.Timeouts.Connect,
+			FirstTokenTimeout: e.Timeouts.FirstToken,
+			TotalTimeout:      e.Timeouts.Total,
+		}
+		if e.Type == config.EndpointSim {
+			s, err := a.startSim(e)
+			if err != nil {
+				return nil, err
+			}
+			pc.Kind = provider.KindOpenAI
+			pc.BaseURL = "http://" + s.ln.Addr().String() + "/v1"
+		}
+		client, err := provider.New(pc)
+		if err != nil {
+			return nil, fmt.Errorf("endpoint %s: %w", e.Name, err)
+		}
+		a.clients = append(a.clients, client)
+
+		re := router.Endpoint{Name: e.Name, Client: client, Weight: e.Weight}
+		for _, model := range sortedKeys(e.Models) {
+			p := prices[model]
+			re.Models = append(re.Models, router.Route{
+				Model:    model,
+				Upstream: e.Models[model],
+				Price:    router.Price{Input: p.Input, CachedInput: p.CachedInput, Output: p.Output},
+			})
+		}
+		endpoints = append(endpoints, re)
+	}
+
+	a.router, err = router.New(router.Config{
+		Endpoints:   endpoints,
+		MaxAttempts: cfg.Router.MaxAttempts,
+		RetryBudget: router.RetryBudget{
+			Ratio:        cfg.Router.RetryBudget.Ratio,
+			MinPerSecond: cfg.Router.RetryBudget.MinPerSecond,
+			Window:       cfg.Router.RetryBudget.Window,
+		},
+		Ejection: router.Ejection{
+			ConsecutiveFailures: cfg.Router.Ejection.ConsecutiveFailures,
+			BaseCoolDown:        cfg.Router.Ejection.BaseCoolDown,
+			MaxCoolDown:         cfg.Router.Ejection.MaxCoolDown,
+		},
+		Observer: a.metrics,
+	})
+	if err != nil {
+		return nil, err
+	}
+	a.metrics.WatchTable(a.table)
+
+	gc := gateway.Config{
+		Tiers:          map[string]gateway.Tier{},
+		MaxBodyBytes:   cfg.Gateway.MaxBodyBytes,
+		MaxJSONDepth:   cfg.Gateway.MaxJSONDepth,
+		DrainTimeout:   cfg.Gateway.DrainTimeout,
+		RequestTimeout: cfg.Gateway.RequestTimeout,
+		Logger:         log,
+		Observer:       a.metrics,
+		UpstreamTime:   upstreamTime,
+	}
+	for name, t := range cfg.Tiers {
+		gc.Tiers[name] = gateway.Tier{
+			MaxOutputTokens:     t.MaxOutputTokens,
+			DefaultOutputTokens: t.DefaultOutputTokens,
+			MaxN:                t.MaxN,
+			AllowLogitBias:      t.AllowLogitBias,
+			AllowLogprobs:       t.AllowLogprobs,
+			AllowServiceTier:    t.AllowServiceTier,
+			AllowStore:          t.AllowStore,
+			Models:              t.Models,
+		}
+	}
+	for _, t := range cfg.Tenants {
+		gc.Tenants = append(gc.Tenants, gateway.Tenant{ID: t.ID, Tier: t.Tier, KeyHashes: t.Keys})
+	}
+	for _, m := range cfg.Models {
+		gc.Models = append(gc.Models, gateway.Model{Name: m.Name, Aliases: m.Aliases})
+	}
+	a.gateway, err = gateway.New(gc, a.router)
+	if err != nil {
+		return nil, err
+	}
+	a.gateway.Handle("GET /metrics", a.metrics.Handler())
+	return a, nil
+}
+
+// upstreamTime attaches a router trace to the request so that the gateway
+// can tell its own overhead from the time spent upstream.
+func upstreamTime(ctx context.Context) (context.Context, func() time.Duration) {
+	t := new(router.Trace)
+	return router.WithTrace(ctx, t), func() time.Duration { return t.UpstreamTime }
+}
+
+func (a *app) startSim(e config.Endpoint) (*simEndpoint, error) {
+	sc := sim.Config{Seed: uint64(e.Sim.Seed), TimeScale: *e.Sim.TimeScale}
+	if sc.TimeScale == 0 {
+		sc.TimeScale = sim.NoDelay
+	}
+	s, err := sim.New(sc)
+	if err != nil {
+		return nil, fmt.Errorf("endpoint %s: %w", e.Name, err)
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		s.Close()
+		return nil, fmt.Errorf("endpoint %s: %w", e.Name, err)
+	}
+	se := &simEndpoint{name: e.Name, sim: s, ln: ln, srv: &http.Server{Handler: s.Handler(), ReadHeaderTimeout: 10 * time.Second}}
+	a.sims = append(a.sims, se)
+	return se, nil
+}
+
+// table adapts the router's live table to the monitor's rows.
+func (a *app) table() []monitor.Row {
+	snap := a.router.Snapshot()
+	rows := make([]monitor.Row, len(snap))
+	for i, s := range snap {
+		rows[i] = monitor.Row{
+			Endpoint: s.Endpoint, Model: s.Model,
+			Healthy:  s.State != router.StateEjected,
+			InFlight: s.InFlight, Latency: s.Latency, TTFT: s.TTFT, ErrorRate: s.ErrorRate,
+		}
+	}
+	return rows
+}
+
+// run serves on ln until ctx is done, then drains the gateway and only then
+// stops the sims, so that requests in flight finish against live endpoints.
+func (a *app) run(ctx context.Context, ln net.Listener) error {
+	defer a.close()
+	simCtx, stopSims := context.WithCancel(context.Background())
+	defer stopSims()
+	sims, simsCtx := errgroup.WithContext(simCtx)
+	for _, s := range a.sims {
+		sims.Go(func() error {
+			if err := s.srv.Serve(s.ln); !errors.Is(err, http.ErrServerClosed) {
+				return fmt.Errorf("sim %s: %w", s.name, err)
+			}
+			return nil
+		})
+		sims.Go(func() error {
+			<-simsCtx.Done()
+			s.sim.Close() // releases hung requests, which Shutdown would wait for
+			shutCtx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+			defer cancel()
+			return s.srv.Shutdown(shutCtx)
+		})
+	}
+
+	// A sim that dies takes the gateway down with it: in-process endpoints
+	// failing is a bug, not an outage to fail over from.
+	gwCtx, stopGateway := context.WithCancel(ctx)
+	defer stopGateway()
+	context.AfterFunc(simsCtx, stopGateway)
+	err := a.gateway.Run(gwCtx, ln)
+	stopSims()
+	return errors.Join(err, sims.Wait())
+}
+
+func (a *app) close() {
+	for _, c := range a.clients {
+		c.Close()
+	}
+	for _, s := range a.sims {
+		s.srv.Close()
+		s.sim.Close()
+	}
+}
+
+func sortedKeys[V any](m map[string]V) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	return keys
+}

@@ -1,0 +1,78 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"strings"
+
+	"github.com/floodgate-dev/floodgate/internal/config"
+	"github.com/floodgate-dev/floodgate/internal/gateway"
+)
+
+func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := newFlags("serve", stderr)
+	configPath := fs.String("config", "", "configuration `file` (default: embedded sim endpoints and a demo tenant)")
+	listen := fs.String("listen", "", "`host:port` to serve on (default: the config's listen, 127.0.0.1:8080)")
+	demoKey := fs.String("demo-key", "", "with no config, use this demo `key` instead of a fresh random one")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if fs.NArg() > 0 {
+		return fmt.Errorf("serve: unexpected argument %q", fs.Arg(0))
+	}
+
+	var cfg *config.Config
+	key := ""
+	if *configPath != "" {
+		c, err := config.Load(*configPath)
+		if err != nil {
+			return err
+		}
+		cfg = c
+	} else {
+		cfg = config.Default()
+		key = *demoKey
+		if key == "" {
+			key = newKey()
+		}
+		cfg.Tenants = append(cfg.Tenants, config.Tenant{ID: "demo", Tier: config.DefaultTier, Keys: []string{gateway.HashKey(key)}})
+	}
+	if *listen != "" {
+		cfg.Listen = *listen
+	}
+	if err := cfg.Validate(); err != nil {
+		return err
+	}
+
+	log := newLogger(stderr, cfg.LogLevel)
+	a, err := newApp(cfg, log)
+	if err != nil {
+		return err
+	}
+	ln, err := net.Listen("tcp", cfg.Listen)
+	if err != nil {
+		a.close()
+		return err
+	}
+	base := "http://" + ln.Addr().String()
+	log.Info("floodgate serving", "addr", base, "config", cfg.Summary(), "models", strings.Join(a.router.Models(), ","))
+	if key != "" {
+		// On a line of its own so that scripts can pick it up.
+		fmt.Fprintf(stdout, "demo key: %s\n", key)
+		fmt.Fprintf(stdout, "try: curl -s %s/v1/chat/completions -H 'Authorization: Bearer %s' -d '{\"model\":\"large\",\"messages\":[{\"role\":\"user\",\"content\":\"Where is my order 100123?\"}]}'\n", base, key)
+	}
+	err = a.run(ctx, ln)
+	log.Info("floodgate stopped")
+	return err
+}
+
+func newLogger(w io.Writer, level string) *slog.Logger {
+	var l slog.Level
+	if err := l.UnmarshalText([]byte(level)); err != nil {
+		l = slog.LevelInfo
+	}
+	return slog.New(slog.NewTextHandler(w, &slog.HandlerOptions{Level: l}))
+}
