@@ -17,6 +17,7 @@ import (
 	"github.com/floodgate-dev/floodgate/internal/monitor"
 	"github.com/floodgate-dev/floodgate/internal/provider"
 	"github.com/floodgate-dev/floodgate/internal/router"
+	"github.com/floodgate-dev/floodgate/internal/shop"
 	"github.com/floodgate-dev/floodgate/internal/sim"
 )
 
@@ -27,30 +28,56 @@ type app struct {
 	cfg     *config.Config
 	log     *slog.Logger
 	sims    []*simEndpoint
+	locals  []*localServer // the sims and the demo shop
 	clients []*provider.Client
 	router  *router.Router
 	metrics *monitor.Metrics
 	gateway *gateway.Server
 }
 
-// simEndpoint is a sim serving on a loopback port of its own, so that the
-// request path to it is the same HTTP path as to a real endpoint.
+// simEndpoint is a sim endpoint of the configuration.
 type simEndpoint struct {
 	name string
 	sim  *sim.Sim
-	ln   net.Listener
-	srv  *http.Server
+	*localServer
 }
 
-// newApp builds everything cfg describes. Nothing serves until run; on
-// error, whatever was opened is closed.
-func newApp(cfg *config.Config, log *slog.Logger) (a *app, err error) {
+// localServer is an HTTP service the app runs on a loopback port of its
+// own (a sim endpoint, the demo shop), so that the path to it is the same
+// HTTP path as to a real endpoint or API. It stops after the gateway has
+// drained, so requests in flight finish against it.
+type localServer struct {
+	name    string
+	ln      net.Listener
+	srv     *http.Server
+	release func() // before shutdown: frees requests that would hold it up
+	close   func() // after shutdown
+}
+
+func (a *app) addLocal(name string, ln net.Listener, h http.Handler, release, closeFn func()) *localServer {
+	ls := &localServer{name: name, ln: ln, srv: &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second}, release: release, close: closeFn}
+	a.locals = append(a.locals, ls)
+	return ls
+}
+
+// newApp builds everything cfg describes. shopLn, if not nil, is where the
+// demo shop serves (the embedded configuration's tools call it). Nothing
+// serves until run; on error, whatever was opened is closed.
+func newApp(cfg *config.Config, log *slog.Logger, shopLn net.Listener) (a *app, err error) {
 	a = &app{cfg: cfg, log: log, metrics: monitor.New()}
 	defer func() {
 		if err != nil {
 			a.close()
 		}
 	}()
+	if shopLn != nil {
+		s, err := shop.Open(context.Background(), shop.Config{})
+		if err != nil {
+			shopLn.Close()
+			return nil, fmt.Errorf("demo shop: %w", err)
+		}
+		a.addLocal("shop", shopLn, s.Handler(), nil, func() { s.Close() })
+	}
 
 	prices := map[string]config.Price{}
 	for _, m := range cfg.Models {
@@ -172,7 +199,8 @@ func (a *app) startSim(e config.Endpoint) (*simEndpoint, error) {
 		s.Close()
 		return nil, fmt.Errorf("endpoint %s: %w", e.Name, err)
 	}
-	se := &simEndpoint{name: e.Name, sim: s, ln: ln, srv: &http.Server{Handler: s.Handler(), ReadHeaderTimeout: 10 * time.Second}}
+	// Close releases hung requests, which Shutdown would wait for.
+	se := &simEndpoint{name: e.Name, sim: s, localServer: a.addLocal("sim "+e.Name, ln, s.Handler(), s.Close, s.Close)}
 	a.sims = append(a.sims, se)
 	return se, nil
 }
@@ -192,45 +220,50 @@ func (a *app) table() []monitor.Row {
 }
 
 // run serves on ln until ctx is done, then drains the gateway and only then
-// stops the sims, so that requests in flight finish against live endpoints.
+// stops the local servers, so that requests in flight finish against live
+// endpoints and tools.
 func (a *app) run(ctx context.Context, ln net.Listener) error {
 	defer a.close()
-	simCtx, stopSims := context.WithCancel(context.Background())
-	defer stopSims()
-	sims, simsCtx := errgroup.WithContext(simCtx)
-	for _, s := range a.sims {
-		sims.Go(func() error {
+	localCtx, stopLocals := context.WithCancel(context.Background())
+	defer stopLocals()
+	locals, localsCtx := errgroup.WithContext(localCtx)
+	for _, s := range a.locals {
+		locals.Go(func() error {
 			if err := s.srv.Serve(s.ln); !errors.Is(err, http.ErrServerClosed) {
-				return fmt.Errorf("sim %s: %w", s.name, err)
+				return fmt.Errorf("%s: %w", s.name, err)
 			}
 			return nil
 		})
-		sims.Go(func() error {
-			<-simsCtx.Done()
-			s.sim.Close() // releases hung requests, which Shutdown would wait for
+		locals.Go(func() error {
+			<-localsCtx.Done()
+			if s.release != nil {
+				s.release()
+			}
 			shutCtx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 			defer cancel()
 			return s.srv.Shutdown(shutCtx)
 		})
 	}
 
-	// A sim that dies takes the gateway down with it: in-process endpoints
-	// failing is a bug, not an outage to fail over from.
+	// A local server that dies takes the gateway down with it: in-process
+	// endpoints failing is a bug, not an outage to fail over from.
 	gwCtx, stopGateway := context.WithCancel(ctx)
 	defer stopGateway()
-	context.AfterFunc(simsCtx, stopGateway)
+	context.AfterFunc(localsCtx, stopGateway)
 	err := a.gateway.Run(gwCtx, ln)
-	stopSims()
-	return errors.Join(err, sims.Wait())
+	stopLocals()
+	return errors.Join(err, locals.Wait())
 }
 
 func (a *app) close() {
 	for _, c := range a.clients {
 		c.Close()
 	}
-	for _, s := range a.sims {
+	for _, s := range a.locals {
 		s.srv.Close()
-		s.sim.Close()
+		if s.close != nil {
+			s.close()
+		}
 	}
 }
 

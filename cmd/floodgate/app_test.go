@@ -26,9 +26,10 @@ func TestMain(m *testing.M) {
 const testKey = "fg-test-key"
 
 // testConfig is the embedded default with both sims at timeScale (0: no
-// delays) and a tenant holding testKey.
+// delays) and a tenant holding testKey. Its tools point at a shop that
+// does not run: tests that need the demo shop use startDemo.
 func testConfig(timeScale float64) *config.Config {
-	c := config.Default()
+	c := config.Default("http://127.0.0.1:9")
 	for i := range c.Endpoints {
 		ts := timeScale
 		c.Endpoints[i].Sim.TimeScale = &ts
@@ -50,7 +51,7 @@ func startApp(t testing.TB, cfg *config.Config) (string, *app) {
 func serveApp(t testing.TB, cfg *config.Config) (base string, a *app, stop func() error) {
 	t.Helper()
 	require.NoError(t, cfg.Validate())
-	a, err := newApp(cfg, slog.New(slog.DiscardHandler))
+	a, err := newApp(cfg, slog.New(slog.DiscardHandler), nil)
 	require.NoError(t, err)
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	require.NoError(t, err)

@@ -25,6 +25,7 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	}
 
 	var cfg *config.Config
+	var shopLn net.Listener
 	key := ""
 	if *configPath != "" {
 		c, err := config.Load(*configPath)
@@ -33,7 +34,10 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		}
 		cfg = c
 	} else {
-		cfg = config.Default()
+		var err error
+		if cfg, shopLn, err = demoConfig(); err != nil {
+			return err
+		}
 		key = *demoKey
 		if key == "" {
 			key = newKey()
@@ -48,7 +52,7 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	}
 
 	log := newLogger(stderr, cfg.LogLevel)
-	a, err := newApp(cfg, log)
+	a, err := newApp(cfg, log, shopLn)
 	if err != nil {
 		return err
 	}
@@ -67,6 +71,16 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	err = a.run(ctx, ln)
 	log.Info("floodgate stopped")
 	return err
+}
+
+// demoConfig returns the embedded configuration with the demo shop's
+// listener, on a loopback port of its own, that its tools call.
+func demoConfig() (*config.Config, net.Listener, error) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return nil, nil, fmt.Errorf("demo shop: %w", err)
+	}
+	return config.Default("http://" + ln.Addr().String()), ln, nil
 }
 
 func newLogger(w io.Writer, level string) *slog.Logger {

@@ -7,7 +7,9 @@
 package config
 
 import (
+	_ "embed"
 	"fmt"
+	"strings"
 	"time"
 )
 
@@ -25,6 +27,12 @@ type Config struct {
 	Endpoints []Endpoint      `yaml:"endpoints"`
 	Tiers     map[string]Tier `yaml:"tiers"`
 	Tenants   []Tenant        `yaml:"tenants"`
+
+	Agents     []Agent     `yaml:"agents"`
+	Tools      []Tool      `yaml:"tools"`
+	MCPServers []MCPServer `yaml:"mcp_servers"`
+	Sessions   Sessions    `yaml:"sessions"`
+	Queue      Queue       `yaml:"queue"`
 }
 
 // Gateway holds the HTTP front door's limits.
@@ -169,27 +177,27 @@ type Tenant struct {
 	Keys []string `yaml:"keys"`
 }
 
-// Default returns the embedded configuration `floodgate serve` runs with
-// when no file is given: two in-process sim endpoints ("primary" and
-// "secondary") serving a large and a small model, and three tiers. It has no
+// defaultYAML is the configuration `floodgate serve` runs with when no
+// file is given. It doubles as a complete, commented example.
+//
+//go:embed default.yaml
+var defaultYAML []byte
+
+// Default returns the embedded configuration (default.yaml): two
+// in-process sim endpoints ("primary" and "secondary") serving a large and a
+// small model, three tiers, and the demo agents support, after_sales and
+// recommend with HTTP tools calling the demo shop at shopURL. It has no
 // tenant; the caller adds a demo tenant with a fresh key.
-func Default() *Config {
-	c := &Config{
-		Models: []Model{
-			{Name: "large", Aliases: []string{"gpt-4o"}, Price: Price{Input: 2.50, CachedInput: 1.25, Output: 10.00}},
-			{Name: "small", Aliases: []string{"gpt-4o-mini"}, Price: Price{Input: 0.15, CachedInput: 0.075, Output: 0.60}},
-		},
-		Endpoints: []Endpoint{
-			{Name: "primary", Type: EndpointSim, Models: map[string]string{"large": "", "small": ""}, Sim: Sim{Seed: 1}},
-			{Name: "secondary", Type: EndpointSim, Models: map[string]string{"large": "", "small": ""}, Sim: Sim{Seed: 2}},
-		},
-		Tiers: map[string]Tier{
-			"vip":      {MaxOutputTokens: 16384, MaxN: 4},
-			"standard": {MaxOutputTokens: 4096},
-			"free":     {MaxOutputTokens: 1024, Models: []string{"small"}},
-		},
+func Default(shopURL string) *Config {
+	c, err := Parse(defaultYAML, func(name string) (string, bool) {
+		if name == "SHOP_URL" {
+			return shopURL, true
+		}
+		return "", false
+	})
+	if err != nil {
+		panic("config: embedded default.yaml: " + err.Error()) // a test keeps this from happening
 	}
-	c.setDefaults()
 	return c
 }
 
@@ -275,6 +283,49 @@ func (c *Config) setDefaults() {
 	for i := range c.Tenants {
 		def(&c.Tenants[i].Tier, DefaultTier)
 	}
+	for i := range c.Agents {
+		a := &c.Agents[i]
+		def(&a.SimpleModel, a.Model)
+		if a.Limits.MaxToolCalls == 0 {
+			a.Limits.MaxToolCalls = 8
+		}
+		if a.Limits.MaxTurns == 0 {
+			a.Limits.MaxTurns = 10
+		}
+		defDur(&a.Limits.Deadline, time.Minute)
+		if a.Context.RecentTurns == 0 {
+			a.Context.RecentTurns = 10
+		}
+		if a.Context.MaxTokens == 0 {
+			a.Context.MaxTokens = 3000
+		}
+		if a.Context.SummaryTokens == 0 {
+			a.Context.SummaryTokens = 500
+		}
+	}
+	for i := range c.Tools {
+		t := &c.Tools[i]
+		def(&t.Type, ToolHTTP)
+		def(&t.Method, "GET")
+		t.Method = strings.ToUpper(t.Method)
+		defDur(&t.Timeout, 10*time.Second)
+		if t.Retries == nil {
+			two := 2
+			t.Retries = &two
+		}
+		if t.MaxResponseBytes == 0 {
+			t.MaxResponseBytes = 64 << 10
+		}
+	}
+	for i := range c.MCPServers {
+		m := &c.MCPServers[i]
+		def(&m.Prefix, m.Name+"_")
+		defDur(&m.CallTimeout, 30*time.Second)
+	}
+	def(&c.Sessions.Backend, StoreSQLite)
+	def(&c.Sessions.Path, "floodgate-data/floodgate.db")
+	defDur(&c.Sessions.TTL, 30*24*time.Hour)
+	def(&c.Queue.DataDir, "floodgate-data/nats")
 }
 
 // Summary is a one-line description for `config check` and start-up logs.
@@ -283,6 +334,6 @@ func (c *Config) Summary() string {
 	for _, t := range c.Tenants {
 		keys += len(t.Keys)
 	}
-	return fmt.Sprintf("%d endpoints, %d models, %d tiers, %d tenants (%d keys)",
-		len(c.Endpoints), len(c.Models), len(c.Tiers), len(c.Tenants), keys)
+	return fmt.Sprintf("%d endpoints, %d models, %d tiers, %d tenants (%d keys), %d agents, %d tools, %d MCP servers",
+		len(c.Endpoints), len(c.Models), len(c.Tiers), len(c.Tenants), keys, len(c.Agents), len(c.Tools), len(c.MCPServers))
 }

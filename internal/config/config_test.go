@@ -68,6 +68,64 @@ func TestParseErrors(t *testing.T) {
 	}
 }
 
+const agentsDoc = minimal + `
+tools:
+  - name: lookup
+    url: http://shop/orders/{order_id}
+    parameters: {type: object, properties: {order_id: {type: string}}}
+mcp_servers:
+  - name: weather
+    transport: streamable_http
+    url: http://127.0.0.1:9/mcp
+agents:
+  - name: a
+    instructions: help
+    model: large
+    tools: [lookup, escalate_to_human, "mcp:weather"]
+    handoffs: [b]
+  - name: b
+    instructions: help more
+    model: large
+    handoffs: [a]
+`
+
+func TestAgents(t *testing.T) {
+	c, err := Parse([]byte(agentsDoc), env(nil))
+	require.NoError(t, err, "handoff cycles are allowed")
+	assert.Equal(t, "large", c.Agents[0].SimpleModel)
+	assert.Equal(t, 10, c.Agents[1].Limits.MaxTurns)
+	assert.Equal(t, "GET", c.Tools[0].Method)
+	assert.Equal(t, 2, *c.Tools[0].Retries)
+	assert.Equal(t, "weather_", c.MCPServers[0].Prefix)
+
+	tests := []struct {
+		name, old, new, want string
+	}{
+		{"unknown tool", "[lookup, escalate_to_human", "[lookpu, escalate_to_human", `agents[0].tools[0]: unknown tool "lookpu"`},
+		{"unknown handoff", "handoffs: [b]", "handoffs: [c]", `agents[0].handoffs[0]: unknown agent "c"`},
+		{"self handoff", "handoffs: [b]", "handoffs: [a]", "cannot hand off to itself"},
+		{"unknown mcp server", `"mcp:weather"`, `"mcp:wether"`, `unknown MCP server "wether"`},
+		{"unknown model", "    model: large\n    handoffs: [a]", "    model: huge\n    handoffs: [a]", `agents[1].model: unknown model "huge"`},
+		{"bad tool name", "- name: lookup", "- name: look up", "invalid tool name"},
+		{"reserved tool name", "- name: lookup", "- name: transfer_to_x", "reserved for handoffs"},
+		{"schema not object", "{type: object, properties", "{type: array, properties", "type: object"},
+		{"bad url", "http://shop/orders", "shop/orders", "tools[0].url"},
+		{"stdio without command", "transport: streamable_http", "transport: stdio", "needs a command"},
+		{"no instructions", "instructions: help\n", "instructions: ' '\n", "agents[0].instructions"},
+		{"bad backend", "mcp_servers:", "sessions: {backend: mongo}\nmcp_servers:", `want sqlite, redis or postgres, got "mongo"`},
+		{"redis without url", "mcp_servers:", "sessions: {backend: redis}\nmcp_servers:", "sessions.redis_url"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			doc := strings.Replace(agentsDoc, tt.old, tt.new, 1)
+			require.NotEqual(t, agentsDoc, doc, "replacement did not apply")
+			_, err := Parse([]byte(doc), env(nil))
+			require.Error(t, err)
+			assert.Contains(t, err.Error(), tt.want)
+		})
+	}
+}
+
 func TestExpandSecrets(t *testing.T) {
 	doc := strings.Replace(minimal, "name: a", "name: a\n    api_key: ${KEY}\n    headers: {OpenAI-Organization: \"${ORG:-org-default}\"}", 1)
 	c, err := Parse([]byte(doc), env(map[string]string{"KEY": "sk-secret"}))
@@ -77,9 +135,14 @@ func TestExpandSecrets(t *testing.T) {
 }
 
 func TestDefaultIsValid(t *testing.T) {
-	c := Default()
+	c := Default("http://127.0.0.1:7001")
 	require.NoError(t, c.Validate())
 	assert.Len(t, c.Endpoints, 2)
+	require.Len(t, c.Agents, 3)
+	assert.Equal(t, "http://127.0.0.1:7001/orders/{order_id}", c.Tools[0].URL)
+	assert.Equal(t, 8, c.Agents[0].Limits.MaxToolCalls)
+	assert.Equal(t, "small", c.Agents[0].SimpleModel)
+	assert.Equal(t, StoreSQLite, c.Sessions.Backend)
 	assert.Equal(t, EndpointSim, c.Endpoints[0].Type)
 	assert.Equal(t, 1.0, *c.Endpoints[0].Sim.TimeScale)
 	assert.NotEqual(t, c.Endpoints[0].Sim.Seed, c.Endpoints[1].Sim.Seed)

@@ -195,8 +195,8 @@ func expand(s, path string, lookup func(string) (string, bool)) (string, error) 
 }
 
 // expandSecrets expands environment references in the fields that hold
-// secrets or vary per deployment: endpoint URLs, keys and headers, and
-// tenant key hashes. Other fields are taken literally.
+// secrets or vary per deployment: URLs, keys, headers, DSNs and tenant key
+// hashes. Other fields (prompts above all) are taken literally.
 func (c *Config) expandSecrets(lookup func(string) (string, bool)) error {
 	var errs []error
 	exp := func(p *string, path string) {
@@ -215,6 +215,30 @@ func (c *Config) expandSecrets(lookup func(string) (string, bool)) error {
 			e.Headers[k] = v
 		}
 	}
+	for i := range c.Tools {
+		t := &c.Tools[i]
+		base := "tools[" + strconv.Itoa(i) + "]"
+		exp(&t.URL, base+".url")
+		for k, v := range t.Headers {
+			exp(&v, base+".headers."+k)
+			t.Headers[k] = v
+		}
+	}
+	for i := range c.MCPServers {
+		m := &c.MCPServers[i]
+		base := "mcp_servers[" + strconv.Itoa(i) + "]"
+		exp(&m.URL, base+".url")
+		for k, v := range m.Headers {
+			exp(&v, base+".headers."+k)
+			m.Headers[k] = v
+		}
+		for j := range m.Env {
+			exp(&m.Env[j], fmt.Sprintf("%s.env[%d]", base, j))
+		}
+	}
+	exp(&c.Sessions.RedisURL, "sessions.redis_url")
+	exp(&c.Sessions.PostgresDSN, "sessions.postgres_dsn")
+	exp(&c.Queue.URL, "queue.url")
 	for i := range c.Tenants {
 		for j := range c.Tenants[i].Keys {
 			exp(&c.Tenants[i].Keys[j], fmt.Sprintf("tenants[%d].keys[%d]", i, j))

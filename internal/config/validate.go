@@ -174,5 +174,6 @@ func (c *Config) Validate() error {
 			keyOwner[h] = t.ID
 		}
 	}
+	c.validateAgents(bad)
 	return errors.Join(errs...)
 }
