@@ -1,9 +1,7 @@
 package gateway
 
 import (
-	"bytes"
 	"context"
-	"encoding/json"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -26,31 +24,6 @@ func BenchmarkNormalize(b *testing.B) {
 	b.SetBytes(int64(len(body)))
 	for b.Loop() {
 		if _, _, err := Normalize(body, p); err != nil {
-			b.Fatal(err)
-		}
-	}
-}
-
-// BenchmarkDecodeStdlib is the baseline the specialised decoder replaces.
-func BenchmarkDecodeStdlib(b *testing.B) {
-	body := []byte(typicalBody)
-	b.ReportAllocs()
-	b.SetBytes(int64(len(body)))
-	for b.Loop() {
-		var r llm.Request
-		if err := json.Unmarshal(body, &r); err != nil {
-			b.Fatal(err)
-		}
-	}
-}
-
-func BenchmarkDecode(b *testing.B) {
-	body := []byte(typicalBody)
-	b.ReportAllocs()
-	b.SetBytes(int64(len(body)))
-	for b.Loop() {
-		var r llm.Request
-		if err := decodeRequest(body, 64, &r); err != nil {
 			b.Fatal(err)
 		}
 	}
@@ -166,38 +139,6 @@ func BenchmarkHandlerStream(b *testing.B) {
 		}
 	}
 	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N)/1e3, "µs/req")
-}
-
-// BenchmarkEncodeChunk is the per-token cost of a stream: one content chunk
-// encoded as an event, here and with encoding/json for comparison.
-func BenchmarkEncodeChunk(b *testing.B) {
-	c := textChunks("large", "Your", " order")[1] // a mid-stream content chunk
-	b.Run("appendChunk", func(b *testing.B) {
-		buf := make([]byte, 0, 1024)
-		b.ReportAllocs()
-		for b.Loop() {
-			var err error
-			buf, err = appendChunk(append(buf[:0], sseData...), c)
-			if err != nil {
-				b.Fatal(err)
-			}
-		}
-		b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N), "ns/chunk")
-	})
-	b.Run("encoding_json", func(b *testing.B) {
-		var buf bytes.Buffer
-		enc := json.NewEncoder(&buf)
-		enc.SetEscapeHTML(false)
-		b.ReportAllocs()
-		for b.Loop() {
-			buf.Reset()
-			buf.Write(sseData)
-			if err := enc.Encode(c); err != nil {
-				b.Fatal(err)
-			}
-		}
-		b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N), "ns/chunk")
-	})
 }
 
 // BenchmarkHTTPLoopback is a whole round trip over loopback TCP with the

@@ -102,7 +102,7 @@ func (s *Server) complete(ctx context.Context, x *exchange, req *llm.Request) {
 	}
 	bp := getBuf()
 	defer putBuf(bp)
-	out, err := appendResponse(*bp, resp)
+	out, err := llm.AppendResponse(*bp, resp)
 	if err != nil {
 		s.writeError(x, &llm.Error{Kind: llm.KindServer, Message: "The model returned a response that could not be encoded.", Err: err})
 		return
@@ -176,7 +176,7 @@ func (s *Server) stream(ctx context.Context, x *exchange, r *http.Request, req *
 			cc.Usage = nil
 			c = &cc
 		}
-		out, err := appendChunk(append((*bp)[:0], sseData...), c)
+		out, err := llm.AppendChunk(append((*bp)[:0], sseData...), c)
 		*bp = out
 		if err != nil {
 			s.writeStreamError(x, &llm.Error{Kind: llm.KindServer, Message: "The model returned a chunk that could not be encoded.", Err: err})

@@ -68,7 +68,7 @@ func (s *Server) writeError(x *exchange, err error) {
 	s.logError(x, e, status)
 	bp := getBuf()
 	defer putBuf(bp)
-	out := append(appendErrorBody(*bp, e.Body()), '\n')
+	out := append(llm.AppendErrorBody(*bp, e.Body()), '\n')
 	*bp = out
 	h["Content-Type"] = hdrJSON
 	h["Content-Length"] = []string{strconv.Itoa(len(out))}
@@ -86,7 +86,7 @@ func (s *Server) writeStreamError(x *exchange, err error) {
 	s.logError(x, e, x.outcome)
 	bp := getBuf()
 	defer putBuf(bp)
-	out := append(appendErrorBody(append(*bp, sseData...), e.Body()), '\n', '\n')
+	out := append(llm.AppendErrorBody(append(*bp, sseData...), e.Body()), '\n', '\n')
 	*bp = out
 	if _, werr := x.Write(out); werr == nil {
 		x.flush()

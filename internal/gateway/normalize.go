@@ -1,8 +1,10 @@
 package gateway
 
 import (
-	"errors"
+	"bytes"
+	"encoding/json"
 	"strconv"
+	"strings"
 	"unicode/utf8"
 
 	"github.com/floodgate-dev/floodgate/internal/llm"
@@ -62,9 +64,10 @@ func Normalize(body []byte, p *Policy) (*llm.Request, []string, error) {
 	if depth <= 0 {
 		depth = DefaultMaxJSONDepth
 	}
-	r := new(llm.Request)
-	if err := decodeRequest(body, depth, r); err != nil {
-		return nil, nil, decodeError(err)
+	// DecodeRequest's errors are all 400s in the shape clients get.
+	r, derr := llm.DecodeRequest(body, llm.DecodeOptions{MaxDepth: depth})
+	if derr != nil {
+		return nil, nil, derr
 	}
 	maxMessages := p.MaxMessages
 	if maxMessages <= 0 {
@@ -78,35 +81,6 @@ func Normalize(body []byte, p *Policy) (*llm.Request, []string, error) {
 		return nil, nil, err
 	}
 	return r, notes, nil
-}
-
-// decodeError turns a decoder error into the 400 the client sees.
-func decodeError(err error) *llm.Error {
-	var (
-		se *syntaxError
-		de *depthError
-		fe *fieldError
-		le *llm.Error
-	)
-	switch {
-	case errors.As(err, &le):
-		return le
-	case errors.As(err, &se):
-		return &llm.Error{Kind: llm.KindInvalidRequest, Code: "invalid_json",
-			Message: "We could not parse the JSON body of your request: " + se.Error() + "."}
-	case errors.As(err, &de):
-		return &llm.Error{Kind: llm.KindInvalidRequest, Code: "invalid_json",
-			Message: "The JSON body of your request is nested too deeply: " + de.Error() + "."}
-	case errors.As(err, &fe):
-		code := "invalid_type"
-		if fe.dup {
-			code = "duplicate_key"
-		} else if fe.msg != "" {
-			code = "invalid_value"
-		}
-		return &llm.Error{Kind: llm.KindInvalidRequest, Param: fe.path, Code: code, Message: fe.message()}
-	}
-	return &llm.Error{Kind: llm.KindInvalidRequest, Code: "invalid_json", Message: "We could not parse the JSON body of your request.", Err: err}
 }
 
 // invalid is a 400 naming the parameter at fault.
@@ -349,8 +323,6 @@ func validToolName(s string) bool {
 	return true
 }
 
-var responseFormatFields = []string{"type", "json_schema"}
-
 // validateResponseFormat checks response_format's type; the rest of it (the
 // schema) is the upstream's business.
 func validateResponseFormat(r *llm.Request) *llm.Error {
@@ -365,23 +337,9 @@ func validateResponseFormat(r *llm.Request) *llm.Error {
 	if rf[0] != '{' {
 		return badValue("response_format", "expected an object.")
 	}
-	var typ string
-	var hasSchema bool
-	// rf is well-formed and within the depth limit: the request decoder
-	// checked it.
-	d := decoder{data: rf, maxDepth: 1 << 30}
-	_, err := d.object(responseFormatFields, "an object", func(f int) error {
-		if f == 0 {
-			return d.str(&typ)
-		}
-		hasSchema = d.peek() == '{'
-		return d.skip()
-	})
-	if err != nil {
-		if fe, ok := err.(*fieldError); ok {
-			return invalid("response_format."+fe.path, "invalid_type", "Invalid type for 'response_format."+fe.path+"'.")
-		}
-		return badValue("response_format", "expected an object.")
+	typ, hasSchema, bad := responseFormatType(rf)
+	if bad != "" {
+		return invalid("response_format."+bad, "invalid_type", "Invalid type for 'response_format."+bad+"'.")
 	}
 	switch typ {
 	case "text", "json_object":
@@ -395,6 +353,49 @@ func validateResponseFormat(r *llm.Request) *llm.Error {
 		return missing("response_format.type")
 	}
 	return badValue("response_format.type", "'"+typ+"'. Supported values are: 'text', 'json_object', and 'json_schema'.")
+}
+
+// responseFormatType reads the members of the response_format object rf
+// that the gateway checks: the type, and whether a json_schema object is
+// given. Member names match case-insensitively, as llm.DecodeRequest
+// matches them; bad names the member that is given twice or, for type, is
+// neither a string nor null. rf is a well-formed object within the depth
+// limit (DecodeRequest checked it), and response_format is rare enough for
+// encoding/json's tokenizer to read it.
+func responseFormatType(rf []byte) (typ string, hasSchema bool, bad string) {
+	dec := json.NewDecoder(bytes.NewReader(rf))
+	_, _ = dec.Token() // the opening brace
+	var seen [2]bool
+	for dec.More() {
+		tok, _ := dec.Token()
+		name, _ := tok.(string)
+		var raw json.RawMessage
+		if dec.Decode(&raw) != nil {
+			break
+		}
+		v := bytes.TrimLeft(raw, " \t\r\n")
+		switch {
+		case strings.EqualFold(name, "type"):
+			if seen[0] {
+				return typ, hasSchema, "type"
+			}
+			seen[0] = true
+			switch v[0] {
+			case '"':
+				_ = json.Unmarshal(v, &typ)
+			case 'n':
+			default:
+				return typ, hasSchema, "type"
+			}
+		case strings.EqualFold(name, "json_schema"):
+			if seen[1] {
+				return typ, hasSchema, "json_schema"
+			}
+			seen[1] = true
+			hasSchema = v[0] == '{'
+		}
+	}
+	return typ, hasSchema, ""
 }
 
 // applyPolicy resolves the model and applies the tier, returning a note per

@@ -190,7 +190,7 @@ func BenchmarkSSE(b *testing.B) {
 		b.Run(tt.name, func(b *testing.B) {
 			rd := bytes.NewReader(in)
 			p := newSSEReader(rd, sseBufSize, DefaultMaxEventBytes)
-			var dec chunkDecoder
+			var dec llm.ChunkDecoder
 			b.SetBytes(int64(len(in)))
 			b.ReportAllocs()
 			var ms runtime.MemStats

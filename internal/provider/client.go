@@ -8,7 +8,6 @@ package provider
 import (
 	"compress/gzip"
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -264,13 +263,6 @@ func (c *Client) Complete(ctx context.Context, req *llm.Request) (*llm.Response,
 	return out, nil
 }
 
-// responseWire decodes an answer and, in the same pass, an "error" key that
-// some servers send with status 200.
-type responseWire struct {
-	llm.Response
-	Error json.RawMessage `json:"error"`
-}
-
 func (c *Client) readAnswer(resp *http.Response) (*llm.Response, error) {
 	defer resp.Body.Close()
 	body, closeBody, err := decodedBody(resp)
@@ -283,9 +275,9 @@ func (c *Client) readAnswer(resp *http.Response) (*llm.Response, error) {
 		return nil, err
 	}
 	defer rb.free()
-	out, err := decodeResponse(rb.buf.Bytes())
+	out, err := llm.DecodeResponse(rb.buf.Bytes())
 	switch {
-	case errors.Is(err, errIsErrorObject):
+	case errors.Is(err, llm.ErrErrorObject):
 		return nil, fmt.Errorf("%w: %s", ErrUpstreamEvent, orDefault(parseErrorBody(rb.buf.Bytes()).Message, "no message"))
 	case err != nil:
 		return nil, fmt.Errorf("%w: %w", ErrMalformed, err)

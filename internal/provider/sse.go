@@ -3,7 +3,6 @@ package provider
 import (
 	"bufio"
 	"bytes"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -258,13 +257,6 @@ func indexEOL(b []byte) int {
 	return i
 }
 
-// chunkWire decodes a chunk and, in the same pass, an "error" key that
-// some servers send in place of a chunk.
-type chunkWire struct {
-	llm.Chunk
-	Error json.RawMessage `json:"error"`
-}
-
 var doneMarker = []byte("[DONE]")
 
 // decodeEvent interprets one event of an OpenAI chat-completion stream: a
@@ -273,7 +265,7 @@ var doneMarker = []byte("[DONE]")
 // event or an {"error":…} object carries upstream's message, bytes that are
 // not a chunk are ErrMalformed. Errors are *llm.Error of KindStreamCut; a
 // caller that has not handed out a chunk yet reclassifies them.
-func decodeEvent(ev sseEvent, d *chunkDecoder) (*llm.Chunk, bool, error) {
+func decodeEvent(ev sseEvent, d *llm.ChunkDecoder) (*llm.Chunk, bool, error) {
 	switch string(ev.typ) {
 	case "", "message":
 	case "error":
@@ -290,9 +282,9 @@ func decodeEvent(ev sseEvent, d *chunkDecoder) (*llm.Chunk, bool, error) {
 	case data[0] != '{':
 		return nil, false, malformedEvent(errors.New("event data is not a JSON object"))
 	}
-	c, err := d.decode(data)
+	c, err := d.Decode(data)
 	switch {
-	case errors.Is(err, errIsErrorObject):
+	case errors.Is(err, llm.ErrErrorObject):
 		return nil, false, eventError(data)
 	case err != nil:
 		return nil, false, malformedEvent(err)
@@ -302,10 +294,4 @@ func decodeEvent(ev sseEvent, d *chunkDecoder) (*llm.Chunk, bool, error) {
 
 func malformedEvent(err error) *llm.Error {
 	return &llm.Error{Kind: llm.KindStreamCut, Message: "upstream sent a malformed stream event", Err: fmt.Errorf("%w: %w", ErrMalformed, err)}
-}
-
-// present reports whether a decoded JSON value was given and not null.
-func present(raw json.RawMessage) bool {
-	raw = bytes.TrimSpace(raw)
-	return len(raw) > 0 && !bytes.Equal(raw, []byte("null"))
 }

@@ -132,7 +132,7 @@ func TestDecodeEvent(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			chunk, done, err := decodeEvent(tt.give, new(chunkDecoder))
+			chunk, done, err := decodeEvent(tt.give, new(llm.ChunkDecoder))
 			assert.Equal(t, tt.wantChunk, chunk != nil)
 			assert.Equal(t, tt.wantDone, done)
 			assert.Equal(t, tt.wantKind, kindOf(err))
@@ -147,7 +147,7 @@ func ev(typ, data string) sseEvent { return sseEvent{typ: []byte(typ), data: []b
 func TestDecodeEventFreshChunks(t *testing.T) {
 	p := newSSEReader(strings.NewReader(sseBody("a", "b")), 4096, 1<<20)
 	var chunks []*llm.Chunk
-	var dec chunkDecoder
+	var dec llm.ChunkDecoder
 	for {
 		e, err := p.next()
 		require.NoError(t, err)
@@ -192,7 +192,7 @@ func FuzzSSE(f *testing.F) {
 				if len(e.data) > max || cap(p.long) > 2*max+rd.bufSize || cap(p.data) > 2*max+rd.bufSize {
 					t.Fatalf("%s: memory beyond the cap: data %d, long cap %d, data cap %d", rd.name, len(e.data), cap(p.long), cap(p.data))
 				}
-				_, _, _ = decodeEvent(e, new(chunkDecoder)) // must not panic
+				_, _, _ = decodeEvent(e, new(llm.ChunkDecoder)) // must not panic
 				evs = append(evs, event{string(e.typ), string(e.data), string(e.id)})
 			}
 			results = append(results, evs)

@@ -96,7 +96,7 @@ type stream struct {
 	body     io.ReadCloser // nil once released
 	closeDec func()
 	rd       *sseReader // pooled; nil once released
-	dec      chunkDecoder
+	dec      llm.ChunkDecoder
 
 	started bool  // a chunk was handed out
 	err     error // sticky: io.EOF, or the error that ended the stream

@@ -3,7 +3,6 @@ package provider
 import (
 	"bytes"
 	"crypto/tls"
-	"encoding/json"
 	"io"
 	"net"
 	"net/http"
@@ -47,60 +46,38 @@ func newTransport(cfg *Config, https bool) *http.Transport {
 // (GetBody) to retry on a stale connection, so the buffer goes back to the
 // pool only when the client and every reader handed out have let go.
 type reqBody struct {
-	data []byte        // the encoded request
-	fb   bytes.Buffer  // encoding/json's output, when appendRequest declines
-	enc  *json.Encoder // writes to fb
+	data []byte // the encoded request
 	refs atomic.Int32
 }
 
 // maxPooledBody keeps one huge request from pinning its buffer in the pool.
 const maxPooledBody = 1 << 20
 
-var reqBodyPool = sync.Pool{New: func() any {
-	b := new(reqBody)
-	b.enc = json.NewEncoder(&b.fb)
-	b.enc.SetEscapeHTML(false) // prompts hold <, > and & often; escaping only grows them
-	return b
-}}
-
-// streamWire and completeWire encode a request with the stream fields
-// replaced: the outer fields hide the embedded ones of the same JSON name,
-// so the caller's *llm.Request is encoded as is, never copied or mutated.
-type streamWire struct {
-	*llm.Request
-	Stream        bool               `json:"stream"`
-	StreamOptions *llm.StreamOptions `json:"stream_options"`
-}
-
-type completeWire struct {
-	*llm.Request
-	Stream        bool               `json:"stream,omitempty"`
-	StreamOptions *llm.StreamOptions `json:"stream_options,omitempty"`
-}
+var reqBodyPool = sync.Pool{New: func() any { return new(reqBody) }}
 
 // includeUsage is shared by every streamed request; it is only read.
 var includeUsage = &llm.StreamOptions{IncludeUsage: true}
 
-// newReqBody encodes req; the caller owns one reference and must release it.
+// newReqBody encodes req with the stream fields the call needs: "stream":
+// true and "stream_options": {"include_usage": true} for a streamed call,
+// neither otherwise, whatever req says. req is only read: the fields are
+// replaced on a shallow copy, which stays on the stack. The body ends in a
+// newline, as encoding/json's Encoder writes it. The caller owns one
+// reference and must release it.
 func newReqBody(req *llm.Request, stream bool) (*reqBody, error) {
+	w := *req
+	w.Stream, w.StreamOptions = stream, nil
+	if stream {
+		w.StreamOptions = includeUsage
+	}
 	b := reqBodyPool.Get().(*reqBody)
 	b.refs.Store(1)
-	var ok bool
-	if b.data, ok = appendRequest(b.data[:0], req, stream); ok {
-		return b, nil
-	}
-	b.fb.Reset()
-	var err error
-	if stream {
-		err = b.enc.Encode(streamWire{Request: req, Stream: true, StreamOptions: includeUsage})
-	} else {
-		err = b.enc.Encode(completeWire{Request: req})
-	}
+	data, err := llm.AppendRequest(b.data[:0], &w)
+	b.data = append(data, '\n')
 	if err != nil {
 		b.release()
 		return nil, err
 	}
-	b.data = append(b.data[:0], b.fb.Bytes()...)
 	return b, nil
 }
 
@@ -115,7 +92,7 @@ func (b *reqBody) reader() io.ReadCloser {
 func (b *reqBody) getBody() (io.ReadCloser, error) { return b.reader(), nil }
 
 func (b *reqBody) release() {
-	if b.refs.Add(-1) == 0 && cap(b.data) <= maxPooledBody && b.fb.Cap() <= maxPooledBody {
+	if b.refs.Add(-1) == 0 && cap(b.data) <= maxPooledBody {
 		reqBodyPool.Put(b)
 	}
 }

@@ -13,6 +13,11 @@ import (
 	"github.com/floodgate-dev/floodgate/internal/llm"
 )
 
+// maxJSONDepth bounds the nesting of a request body. It is far above what
+// any chat request needs (a tool's JSON Schema), and keeps recursion, which
+// is stack, bounded.
+const maxJSONDepth = 1000
+
 // errCut ends a request whose connection must be dropped.
 var errCut = errors.New("cut")
 
@@ -44,19 +49,17 @@ func (s *Sim) handleChat(w http.ResponseWriter, r *http.Request) {
 	h := s.memo.hash(body)
 	p := s.memo.get(h, body)
 	if p == nil {
-		// One copy of the body: decoded strings share it, and the memo
-		// keeps it.
-		bodyStr := string(body)
-		var req llm.Request
-		if err := decodeRequest(bodyStr, &req); err != nil {
-			msg := "We could not parse the JSON body of your request (" + err.Error() + "). The OpenAI API expects a JSON payload."
-			if errors.Is(err, errType) {
-				msg = "Invalid request: " + err.Error() + "."
-			}
-			s.refuse(w, invalidBody(msg))
+		// A miss decodes the whole request: a reply is memoised, so the
+		// decode's cost is paid once per distinct body. A repeated key's
+		// last value wins, as with OpenAI's parser.
+		req, err := llm.DecodeRequest(body, llm.DecodeOptions{MaxDepth: maxJSONDepth, AllowDuplicateKeys: true})
+		if err != nil {
+			// Only the message: the sim has always answered a body it
+			// cannot decode with no code and no param.
+			s.refuse(w, invalidBody(llm.AsError(err).Message))
 			return
 		}
-		if e := validate(&req); e != nil {
+		if e := validate(req); e != nil {
 			s.refuse(w, e)
 			return
 		}
@@ -65,9 +68,9 @@ func (s *Sim) handleChat(w http.ResponseWriter, r *http.Request) {
 			s.refuse(w, modelNotFound(req.Model))
 			return
 		}
-		p = s.prepare(m, &req)
+		p = s.prepare(m, req)
 		if !s.noMemo {
-			s.memo.put(h, bodyStr, p)
+			s.memo.put(h, string(body), p)
 		}
 	}
 	m := p.model

@@ -10,59 +10,6 @@ import (
 	"github.com/floodgate-dev/floodgate/internal/llm"
 )
 
-const hexDigits = "0123456789abcdef"
-
-// appendJSONString appends s as a JSON string. Invalid UTF-8 becomes
-// U+FFFD; U+2028 and U+2029 are escaped so the output is also valid
-// JavaScript, as encoding/json does.
-func appendJSONString(b []byte, s string) []byte {
-	b = append(b, '"')
-	start := 0
-	for i := 0; i < len(s); {
-		c := s[i]
-		if c < utf8.RuneSelf {
-			if c >= 0x20 && c != '"' && c != '\\' {
-				i++
-				continue
-			}
-			b = append(b, s[start:i]...)
-			switch c {
-			case '"', '\\':
-				b = append(b, '\\', c)
-			case '\n':
-				b = append(b, '\\', 'n')
-			case '\r':
-				b = append(b, '\\', 'r')
-			case '\t':
-				b = append(b, '\\', 't')
-			default:
-				b = append(b, '\\', 'u', '0', '0', hexDigits[c>>4], hexDigits[c&0xf])
-			}
-			i++
-			start = i
-			continue
-		}
-		r, size := utf8.DecodeRuneInString(s[i:])
-		if r == utf8.RuneError && size == 1 {
-			b = append(b, s[start:i]...)
-			b = append(b, `\ufffd`...)
-			i += size
-			start = i
-			continue
-		}
-		if r == '\u2028' || r == '\u2029' {
-			b = append(b, s[start:i]...)
-			b = append(b, '\\', 'u', '2', '0', '2', hexDigits[r&0xf])
-			i += size
-			start = i
-			continue
-		}
-		i += size
-	}
-	b = append(b, s[start:]...)
-	return append(b, '"')
-}
-
 // bufPool holds response and body buffers.
 var bufPool = sync.Pool{New: func() any { b := make([]byte, 0, 4096); return &b }}
 
@@ -102,22 +49,22 @@ func appendUsage(b []byte, u *llm.Usage) []byte {
 
 func appendToolCall(b []byte, c *llm.ToolCall) []byte {
 	b = append(b, `{"id":`...)
-	b = appendJSONString(b, c.ID)
+	b = llm.AppendString(b, c.ID)
 	b = append(b, `,"type":"function","function":{"name":`...)
-	b = appendJSONString(b, c.Function.Name)
+	b = llm.AppendString(b, c.Function.Name)
 	b = append(b, `,"arguments":`...)
-	b = appendJSONString(b, c.Function.Arguments)
+	b = llm.AppendString(b, c.Function.Arguments)
 	return append(b, `}}`...)
 }
 
 // appendResponse appends the non-streamed chat.completion body.
 func appendResponse(b []byte, c *completion) []byte {
 	b = append(b, `{"id":`...)
-	b = appendJSONString(b, c.id)
+	b = llm.AppendString(b, c.id)
 	b = append(b, `,"object":"chat.completion","created":`...)
 	b = strconv.AppendInt(b, c.created, 10)
 	b = append(b, `,"model":`...)
-	b = appendJSONString(b, c.model)
+	b = llm.AppendString(b, c.model)
 	b = append(b, `,"choices":[{"index":0,"message":{"role":"assistant","content":`...)
 	if len(c.rep.calls) > 0 {
 		b = append(b, `null,"tool_calls":[`...)
@@ -129,14 +76,14 @@ func appendResponse(b []byte, c *completion) []byte {
 		}
 		b = append(b, ']')
 	} else {
-		b = appendJSONString(b, c.rep.content)
+		b = llm.AppendString(b, c.rep.content)
 	}
 	b = append(b, `,"refusal":null,"annotations":[]},"logprobs":null,"finish_reason":`...)
-	b = appendJSONString(b, c.rep.finish)
+	b = llm.AppendString(b, c.rep.finish)
 	b = append(b, `}],"usage":`...)
 	b = appendUsage(b, &c.usage)
 	b = append(b, `,"service_tier":"default","system_fingerprint":`...)
-	b = appendJSONString(b, c.fingerprint)
+	b = llm.AppendString(b, c.fingerprint)
 	return append(b, "}\n"...)
 }
 
@@ -149,13 +96,13 @@ type chunkWriter struct {
 func newChunkWriter(c *completion) chunkWriter {
 	h := make([]byte, 0, 160)
 	h = append(h, `data: {"id":`...)
-	h = appendJSONString(h, c.id)
+	h = llm.AppendString(h, c.id)
 	h = append(h, `,"object":"chat.completion.chunk","created":`...)
 	h = strconv.AppendInt(h, c.created, 10)
 	h = append(h, `,"model":`...)
-	h = appendJSONString(h, c.model)
+	h = llm.AppendString(h, c.model)
 	h = append(h, `,"service_tier":"default","system_fingerprint":`...)
-	h = appendJSONString(h, c.fingerprint)
+	h = llm.AppendString(h, c.fingerprint)
 	return chunkWriter{head: h}
 }
 
@@ -174,7 +121,7 @@ func (cw *chunkWriter) role(b []byte, toolCalls bool) []byte {
 func (cw *chunkWriter) content(b []byte, piece string) []byte {
 	b = append(b, cw.head...)
 	b = append(b, `,"choices":[{"index":0,"delta":{"content":`...)
-	b = appendJSONString(b, piece)
+	b = llm.AppendString(b, piece)
 	b = append(b, '}')
 	return append(b, chunkTail...)
 }
@@ -185,9 +132,9 @@ func (cw *chunkWriter) toolStart(b []byte, i int, c *llm.ToolCall) []byte {
 	b = append(b, `,"choices":[{"index":0,"delta":{"tool_calls":[{"index":`...)
 	b = strconv.AppendInt(b, int64(i), 10)
 	b = append(b, `,"id":`...)
-	b = appendJSONString(b, c.ID)
+	b = llm.AppendString(b, c.ID)
 	b = append(b, `,"type":"function","function":{"name":`...)
-	b = appendJSONString(b, c.Function.Name)
+	b = llm.AppendString(b, c.Function.Name)
 	b = append(b, `,"arguments":""}}]}`...)
 	return append(b, chunkTail...)
 }
@@ -197,7 +144,7 @@ func (cw *chunkWriter) toolArgs(b []byte, i int, frag string) []byte {
 	b = append(b, `,"choices":[{"index":0,"delta":{"tool_calls":[{"index":`...)
 	b = strconv.AppendInt(b, int64(i), 10)
 	b = append(b, `,"function":{"arguments":`...)
-	b = appendJSONString(b, frag)
+	b = llm.AppendString(b, frag)
 	b = append(b, `}}]}`...)
 	return append(b, chunkTail...)
 }
@@ -205,7 +152,7 @@ func (cw *chunkWriter) toolArgs(b []byte, i int, frag string) []byte {
 func (cw *chunkWriter) finish(b []byte, reason string) []byte {
 	b = append(b, cw.head...)
 	b = append(b, `,"choices":[{"index":0,"delta":{},"logprobs":null,"finish_reason":`...)
-	b = appendJSONString(b, reason)
+	b = llm.AppendString(b, reason)
 	return append(b, "}]}\n\n"...)
 }
 

@@ -301,7 +301,7 @@ func (f *argFiller) fill(t *toolInfo, orderOverride string) string {
 			b = append(b, ',')
 		}
 		first = false
-		b = appendJSONString(b, p.name)
+		b = llm.AppendString(b, p.name)
 		b = append(b, ':')
 		if !ok {
 			v = emptyValue(p)
@@ -325,18 +325,18 @@ func (f *argFiller) value(p *param, orderOverride string) ([]byte, bool) {
 			}
 			return nil, false
 		case "array":
-			return append(appendJSONString([]byte{'['}, s), ']'), true
+			return append(llm.AppendString([]byte{'['}, s), ']'), true
 		}
-		return appendJSONString(nil, s), true
+		return llm.AppendString(nil, s), true
 	}
 	if len(p.enum) > 0 {
 		for _, e := range p.enum {
 			if e != "" && containsFold(f.text, strings.ToLower(e)) {
-				return appendJSONString(nil, e), true
+				return llm.AppendString(nil, e), true
 			}
 		}
 		if p.required {
-			return appendJSONString(nil, p.enum[0]), true
+			return llm.AppendString(nil, p.enum[0]), true
 		}
 		return nil, false
 	}
@@ -408,7 +408,7 @@ func jsonStringArray(vals []string) ([]byte, bool) {
 		if i > 0 {
 			b = append(b, ',')
 		}
-		b = appendJSONString(b, v)
+		b = llm.AppendString(b, v)
 	}
 	return append(b, ']'), true
 }
@@ -421,7 +421,7 @@ func amountValue(p *param, amount string) ([]byte, bool) {
 	if p.typ == "number" || p.typ == "integer" {
 		return []byte(num), true
 	}
-	return appendJSONString(nil, num), true
+	return llm.AppendString(nil, num), true
 }
 
 // amountNumber returns the number of an amount entity with a "." decimal
