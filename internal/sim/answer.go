@@ -106,6 +106,23 @@ func parseResult(res *toolResult) {
 			strings.Contains(l, "no such") || strings.Contains(l, "invalid") || strings.Contains(l, "unknown")
 		return
 	}
+	// floodgate delimits tool results as data in an envelope
+	// {"type":"tool_result","tool":…,"data":…,"is_error":…}; the answer is
+	// about what is inside.
+	if env, ok := v.(map[string]any); ok && env["type"] == "tool_result" {
+		if _, has := env["data"]; has {
+			v = env["data"]
+			if env["is_error"] == true {
+				res.failed = true
+			}
+			if s, ok := v.(string); ok {
+				res.text = s
+				l := strings.ToLower(s)
+				res.failed = res.failed || strings.Contains(l, "not found") || strings.Contains(l, "error")
+				return
+			}
+		}
+	}
 	var list []any
 	switch x := v.(type) {
 	case map[string]any:

@@ -1,6 +1,7 @@
 package sim
 
 import (
+	"slices"
 	"strings"
 
 	"github.com/floodgate-dev/floodgate/internal/llm"
@@ -149,15 +150,26 @@ func (t *turn) forced() bool {
 }
 
 // afterTurn returns the tool calls the assistant made after the last user
-// message and the tool results given for them.
+// message and the tool results given for them. Handoff calls and their
+// results are left out: after a handoff the receiving agent takes the turn
+// up afresh with its own tools.
 func (t *turn) afterTurn() (made []llm.ToolCall, results []llm.Message) {
+	var handoffs []string
 	for i := t.lastUser + 1; i < len(t.req.Messages); i++ {
 		m := &t.req.Messages[i]
 		switch m.Role {
 		case llm.RoleAssistant:
-			made = append(made, m.ToolCalls...)
+			for _, c := range m.ToolCalls {
+				if strings.HasPrefix(strings.ToLower(c.Function.Name), handoffPrefix) {
+					handoffs = append(handoffs, c.ID)
+					continue
+				}
+				made = append(made, c)
+			}
 		case llm.RoleTool:
-			results = append(results, *m)
+			if !slices.Contains(handoffs, m.ToolCallID) {
+				results = append(results, *m)
+			}
 		}
 	}
 	return made, results
@@ -286,21 +298,40 @@ func (t *turn) tool(name string) *toolInfo {
 }
 
 // toolFor picks the offered tool serving intent in: the first whose required
-// parameters can be filled, else the first serving it at all.
+// parameters can be filled, else the first serving it at all. Without one,
+// a model makes do with a sibling (order status for tracking and back),
+// and failing that hands off to the agent whose transfer tool serves the
+// intent.
 func (t *turn) toolFor(in intent, ents []entity, query string) *toolInfo {
-	var first *toolInfo
-	for _, ti := range t.tools {
-		if ti.intent != in {
-			continue
+	pick := func(in intent, handoff bool) *toolInfo {
+		var first *toolInfo
+		for _, ti := range t.tools {
+			if ti.intent != in || ti.handoff != handoff {
+				continue
+			}
+			if ti.requiredFillable(ents, query) {
+				return ti
+			}
+			if first == nil {
+				first = ti
+			}
 		}
-		if ti.requiredFillable(ents, query) {
+		return first
+	}
+	if ti := pick(in, false); ti != nil {
+		return ti
+	}
+	switch in {
+	case intentShipment:
+		if ti := pick(intentOrderStatus, false); ti != nil {
 			return ti
 		}
-		if first == nil {
-			first = ti
+	case intentOrderStatus:
+		if ti := pick(intentShipment, false); ti != nil {
+			return ti
 		}
 	}
-	return first
+	return pick(in, true)
 }
 
 func (t *toolInfo) takes(k fillKind) bool {
@@ -356,7 +387,7 @@ func (s *Sim) continueTools(t *turn, rep reply, made []llm.ToolCall, results []l
 		rep.finish = llm.FinishToolCalls
 		return rep
 	}
-	if t.toolsOK {
+	if t.toolsOK && t.hasWanderable() {
 		prob := s.cfg.WanderRate
 		if needless > 0 {
 			prob = s.cfg.WanderContinue
@@ -407,8 +438,14 @@ func matchPlan(planned []plannedCall, made []llm.ToolCall) (pending []plannedCal
 	return pending, needless
 }
 
-// wanderCall picks a needless call: any offered tool; one already called
-// is called again with the same arguments.
+// hasWanderable reports whether a tool a model might call needlessly is
+// offered (handoffs and escalations are not).
+func (t *turn) hasWanderable() bool {
+	return slices.ContainsFunc(t.tools, func(ti *toolInfo) bool { return !ti.sideEffect })
+}
+
+// wanderCall picks a needless call: any offered tool but a handoff or an
+// escalation; one already called is called again with the same arguments.
 func wanderCall(t *turn, made []llm.ToolCall, r *rng) plannedCall {
 	if name := t.req.ToolChoice.Function; name != "" {
 		if ti := t.tool(name); ti != nil {
@@ -416,7 +453,13 @@ func wanderCall(t *turn, made []llm.ToolCall, r *rng) plannedCall {
 			return plannedCall{ti.name, f.fill(ti, "")}
 		}
 	}
-	ti := t.tools[r.intn(len(t.tools))]
+	var candidates []*toolInfo
+	for _, ti := range t.tools {
+		if !ti.sideEffect {
+			candidates = append(candidates, ti)
+		}
+	}
+	ti := candidates[r.intn(len(candidates))]
 	for i := len(made) - 1; i >= 0; i-- {
 		if made[i].Function.Name == ti.name {
 			return plannedCall{ti.name, made[i].Function.Arguments}

@@ -115,10 +115,17 @@
 // cannot be filled the model asks for it instead ("Could you tell me your
 // order number?"). With probability 1 − Accuracy[complexity] the first
 // call is wrong: a sibling tool (tracking instead of status, …) or an order
-// number or SKU with two digits transposed.
+// number or SKU with two digits transposed. When no offered tool serves
+// the intent the model makes do with a sibling (order status for a
+// tracking question and back), and failing that calls a handoff tool
+// (named transfer_to_<agent>, the OpenAI Agents SDK's convention) whose
+// description serves the intent; after a handoff's result the turn starts
+// afresh with the tools then offered.
 //
 // Answers. After tool results the model answers from them: each result is
-// parsed as JSON (else used as text), one level of nesting merged, and the
+// parsed as JSON (else used as text; floodgate's data envelope
+// {"type":"tool_result","data":…,"is_error":…} is unwrapped first), one
+// level of nesting merged, and the
 // order id, status, eta/estimated_delivery/delivery_date, carrier,
 // tracking_number, amount/total/refund_amount with currency, return id,
 // product name, price and in_stock/stock are quoted verbatim; lists
@@ -131,8 +138,8 @@
 //
 // Wandering. After tool results, instead of answering, the model makes a
 // needless call with probability Config.WanderRate (default 0.07): any
-// offered tool, called again with the same arguments if it was called
-// before. Once the turn has needless calls it keeps wandering with
+// offered tool but a handoff or an escalation to a human, called again
+// with the same arguments if it was called before. Once the turn has needless calls it keeps wandering with
 // probability Config.WanderContinue (default 0.75) per step, so about 1 %
 // of turns go past 8 calls and a few reach 15 (never more than 32 needless
 // calls). Stats count the wanders.

@@ -46,7 +46,17 @@ type toolInfo struct {
 	name   string
 	intent intent // the intent it serves, or intentUnknown
 	params []param
+	// handoff marks a transfer_to_<agent> tool (the OpenAI Agents SDK's
+	// convention): it serves its intent only when no ordinary tool does.
+	handoff bool
+	// sideEffect marks tools a model would not call on a whim: handoffs
+	// and escalations to a human are never wandered into.
+	sideEffect bool
 }
+
+// handoffPrefix starts the name of a tool that hands the conversation to
+// another agent.
+const handoffPrefix = "transfer_to_"
 
 // requiredFillable reports whether every required parameter can be filled
 // from ents (or has an enum or a default).
@@ -128,6 +138,9 @@ func (c *toolCache) get(t *llm.Tool) *toolInfo {
 
 func parseTool(t *llm.Tool) *toolInfo {
 	ti := &toolInfo{name: t.Function.Name}
+	lower := strings.ToLower(ti.name)
+	ti.handoff = strings.HasPrefix(lower, handoffPrefix)
+	ti.sideEffect = ti.handoff || strings.Contains(lower, "escalat") || strings.Contains(lower, "human")
 	ti.intent = toolTextIntent(strings.ToLower(t.Function.Name))
 	if ti.intent == intentUnknown {
 		ti.intent = toolTextIntent(strings.ToLower(t.Function.Description))
