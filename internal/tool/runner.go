@@ -137,8 +137,21 @@ type cacheEntry struct {
 // (registry names; handoff declarations are the engine's own). A name not
 // known yet — an MCP tool whose server has not listed it — is offered once
 // it is, and until then hidden with a note.
-func (r *Registry) NewRunner(names []string, lim Limits) *Runner {
-	ru := &Runner{reg: r, lim: lim.normalised(), entries: make([]runEntry, 0, len(names))}
+//
+// local are tools of this run alone, such as one bound to the run's user;
+// they are offered and governed exactly like registry tools (one budget
+// for every call, the cache, the parallel bound, result caps, events, a
+// breaker by name), so that no call the model makes escapes the budget.
+// A local tool's name must not be among names.
+func (r *Registry) NewRunner(names []string, lim Limits, local ...Tool) *Runner {
+	ru := &Runner{reg: r, lim: lim.normalised(), entries: make([]runEntry, 0, len(names)+len(local))}
+	for _, t := range local {
+		d := t.Decl()
+		if ru.find(d.Function.Name) != nil {
+			continue
+		}
+		ru.entries = append(ru.entries, runEntry{name: d.Function.Name, tool: t, br: r.breaker(d.Function.Name), decl: d})
+	}
 	for _, n := range names {
 		if ru.find(n) != nil {
 			continue

@@ -125,6 +125,34 @@ func TestRunnerBudget(t *testing.T) {
 	assert.Contains(t, notes[0], "budget")
 }
 
+// TestRunnerLocalToolsShareTheBudget: a run's own tools (such as the
+// engine's user-state tool) are offered beside the registry's and every
+// call of either counts against the one budget.
+func TestRunnerLocalToolsShareTheBudget(t *testing.T) {
+	shared := newFake(t, "lookup", "", echoArgs)
+	local := newFake(t, "remember", "", echoArgs)
+	reg := newRegistry(t, RegistryConfig{Tools: []Tool{shared}})
+	ru := reg.NewRunner([]string{"lookup"}, Limits{MaxCalls: 3}, local)
+
+	tools, _ := ru.Offer()
+	var names []string
+	for _, d := range tools {
+		names = append(names, d.Function.Name)
+	}
+	assert.ElementsMatch(t, []string{"lookup", "remember"}, names)
+
+	var ev events
+	ru.Execute(context.Background(), []llm.ToolCall{
+		toolCall("a", "remember", `{"k":1}`), toolCall("b", "lookup", `{"n":1}`),
+		toolCall("c", "remember", `{"k":2}`), toolCall("d", "remember", `{"k":3}`),
+	}, ev.on)
+	assert.Equal(t, map[string]Outcome{"a": OutcomeOK, "b": OutcomeOK, "c": OutcomeOK, "d": OutcomeBudget}, ev.outcomes())
+	assert.Equal(t, int32(2), local.calls.Load(), "local calls executed within the budget")
+	assert.Equal(t, int32(3), local.calls.Load()+shared.calls.Load(), "three calls in all, the budget")
+	_, ok := reg.Get("remember")
+	assert.False(t, ok, "a local tool is the run's, not the registry's")
+}
+
 func TestRunnerCacheCountsAgainstBudget(t *testing.T) {
 	f := newFake(t, "lookup", "", func(context.Context, json.RawMessage) (Result, error) {
 		return Result{Content: []byte(`{"status":"shipped"}`)}, nil
