@@ -1,0 +1,75 @@
+// Package engine runs agents: for each turn of a conversation it calls the
+// model, runs the tools the model asks for under a budget, follows
+// handoffs between agents, and stores the turn in the session store.
+//
+// # A run
+//
+// Run takes one user message for a session. It takes the session's writer
+// lease (a second turn of the same session waits for the first; it never
+// aborts it), renews it while the turn runs, loads the newest turns
+// (Agent.Context.RecentTurns) and builds the prompt: the agent's
+// instructions, the notice that tool results are data (tool.DataNotice),
+// the user's shared state, and notes about tools that are unavailable or
+// a budget that is spent; then the recent turns and the new message. It
+// calls the model (streaming when asked, emitting message.delta events)
+// until the model answers without tool calls. Tool calls go to a
+// tool.Runner, which enforces the per-request budget, the run-local cache,
+// circuit breakers, parallelism and result caps; transfer_to_AGENT calls
+// switch the agent (its instructions and tools from the next call on, the
+// history kept, the budget carried over), escalate_to_human ends the run
+// as handed off, and update_user_state writes the shared user state.
+//
+// Limits never produce an error page. When the tool budget is spent, or
+// the last model call that MaxTurns allows comes, the model is called once
+// more without tools and told to answer from what it has; the run is
+// partial (Reason tool_budget_exhausted or max_turns) and the budget alert
+// is counted. No run executes more than MaxToolCalls tool calls. A model
+// failure (after the router's failover) is a failed Result and stores
+// nothing, so a client may retry with the same RunID.
+//
+// The turn is stored as one unit: the user message, every assistant
+// message with tool calls, every tool result and the answer. Its ID is the
+// RunID, so a retried run is never stored twice, and a RunID the session
+// already has is answered from the stored turn without running.
+//
+// # Which agent answers
+//
+// A session records the agent that answered its last turn. When a handoff
+// gave the conversation to an agent reachable (through handoffs) from the
+// one the client addresses, that agent keeps answering: a client that
+// talks to "support" keeps talking to the after-sales agent support handed
+// it to. Addressing an agent that could not have handed off to the owner
+// starts with the addressed agent.
+//
+// # Shared user state
+//
+// A user's state is one JSON object per (tenant, user), shared by every
+// agent: it goes into the system prompt ("What we know about this user"),
+// agents write facts into it with update_user_state, and after every
+// stored turn the engine records last_agent, last_seen and recent_orders
+// (the last 5 order numbers named in tool-call arguments). Every write is
+// a read-modify-write through store.UpdateUser: a compare-and-set on the
+// state's version, retried with jittered back-off, so concurrent writers
+// (two agents, two nodes) never lose each other's keys. Writes to one user
+// are linearizable; a run reads the state once at its start, so what a
+// run shows the model may be one concurrent write old. The document is
+// capped at MaxUserStateBytes.
+//
+// # Async runs
+//
+// Submit stores a queued run record and publishes it on a JetStream work
+// queue (RunSubject); HandleRunMessage, run by any node's queue worker,
+// executes it and records the result, and posts a signed webhook when the
+// request asked for one. Delivery is at least once; the handler is
+// idempotent through the run record's status and the turn's idempotency
+// key.
+//
+// # Memory
+//
+// The engine keeps nothing per session or per user between runs: sessions,
+// user state and run records live in the store, so an idle conversation
+// costs the process nothing. An in-flight run holds the loaded window of
+// turns, the messages of its turn and a lease renewal timer (not a
+// goroutine), which is what lets thousands of runs wait on the model at
+// once.
+package engine
