@@ -1,11 +1,13 @@
-// Package monitor collects floodgate's technical metrics and serves them to
+// Package monitor collects floodgate's metrics and serves them to
 // Prometheus: per endpoint and model the upstream call duration and time to
 // first token, tokens in and out, errors by class, failovers and ejections;
 // per route the gateway's request count, duration and its own added
-// overhead; and a live view of the endpoint table.
+// overhead; per agent runs by status, model calls, tool-budget alerts,
+// handoffs and the engine's overhead; per tool calls by outcome and breaker
+// state; and a live view of the endpoint table.
 //
-// Metrics implements the small observer interfaces that the router and the
-// gateway declare, so neither imports this package. Label values are bounded
+// Metrics implements the small observer interfaces that the router, the
+// gateway, the engine and the tools declare, so none imports this package. Label values are bounded
 // (endpoints, models, routes, tiers, error kinds from config or code), never
 // per user or per request.
 package monitor
@@ -39,6 +41,8 @@ type Metrics struct {
 	httpRequests *prometheus.CounterVec
 	httpDuration *prometheus.HistogramVec
 	overhead     *prometheus.HistogramVec
+
+	agents *agentMetrics
 
 	// routes caches the resolved children per endpoint and model, because
 	// resolving label values hashes and allocates and Attempt runs on every
@@ -119,6 +123,7 @@ func New() *Metrics {
 		m.failovers, m.ejections, m.restores,
 		m.httpRequests, m.httpDuration, m.overhead,
 	)
+	m.agents = newAgentMetrics(m.reg)
 	return m
 }
 

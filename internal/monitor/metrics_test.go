@@ -76,3 +76,28 @@ func BenchmarkRequest(b *testing.B) {
 		m.Request("chat", "large", "standard", 200, 100*time.Millisecond, 100*time.Microsecond)
 	}
 }
+
+func TestAgentMetrics(t *testing.T) {
+	m := New()
+	m.RunFinished("support", "partial", time.Second)
+	m.ModelCall("support", "large", time.Second, nil)
+	m.ModelCall("support", "large", time.Second, &llm.Error{Kind: llm.KindUnavailable})
+	m.ToolBudgetExhausted("support")
+	m.Handoff("support", "after_sales")
+	m.LeaseWait(time.Millisecond)
+	m.Overhead("support", 200*time.Microsecond)
+	m.ToolCall("get_order_status", "ok", 3*time.Millisecond)
+	m.ToolCall("get_order_status", "cached", 0)
+	m.BreakerState("get_order_status", "open")
+	m.Feedback("support", "up")
+
+	a := m.agents
+	assert.Equal(t, 1.0, testutil.ToFloat64(a.runs.WithLabelValues("support", "partial")))
+	assert.Equal(t, 1.0, testutil.ToFloat64(a.modelCalls.WithLabelValues("support", "large", "unavailable")))
+	assert.Equal(t, 1.0, testutil.ToFloat64(a.budget.WithLabelValues("support")))
+	assert.Equal(t, 1.0, testutil.ToFloat64(a.handoffs.WithLabelValues("support", "after_sales")))
+	assert.Equal(t, 1.0, testutil.ToFloat64(a.toolCalls.WithLabelValues("get_order_status", "cached")))
+	assert.Equal(t, 1, testutil.CollectAndCount(a.toolDuration), "cached calls take no duration")
+	assert.Equal(t, 1.0, testutil.ToFloat64(a.breaker.WithLabelValues("get_order_status")))
+	assert.Equal(t, 1.0, testutil.ToFloat64(a.feedback.WithLabelValues("support", "up")))
+}
