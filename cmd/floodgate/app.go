@@ -13,12 +13,15 @@ import (
 	"golang.org/x/sync/errgroup"
 
 	"github.com/floodgate-dev/floodgate/internal/config"
+	"github.com/floodgate-dev/floodgate/internal/engine"
 	"github.com/floodgate-dev/floodgate/internal/gateway"
 	"github.com/floodgate-dev/floodgate/internal/monitor"
 	"github.com/floodgate-dev/floodgate/internal/provider"
+	"github.com/floodgate-dev/floodgate/internal/queue"
 	"github.com/floodgate-dev/floodgate/internal/router"
 	"github.com/floodgate-dev/floodgate/internal/shop"
 	"github.com/floodgate-dev/floodgate/internal/sim"
+	"github.com/floodgate-dev/floodgate/internal/tool"
 )
 
 // app is floodgate assembled from a configuration: the in-process sim
@@ -33,6 +36,13 @@ type app struct {
 	router  *router.Router
 	metrics *monitor.Metrics
 	gateway *gateway.Server
+
+	// The engine and what it runs on; nil when no agent is configured.
+	engine *engine.Engine
+	store  sessionStore
+	queue  *queue.Queue
+	tools  *tool.Registry
+	worker *queue.Worker
 }
 
 // simEndpoint is a sim endpoint of the configuration.
@@ -141,6 +151,11 @@ func newApp(cfg *config.Config, log *slog.Logger, shopLn net.Listener) (a *app, 
 		return nil, err
 	}
 	a.metrics.WatchTable(a.table)
+	if len(cfg.Agents) > 0 {
+		if err := a.startEngine(); err != nil {
+			return nil, err
+		}
+	}
 
 	gc := gateway.Config{
 		Tiers:          map[string]gateway.Tier{},
@@ -170,12 +185,52 @@ func newApp(cfg *config.Config, log *slog.Logger, shopLn net.Listener) (a *app, 
 	for _, m := range cfg.Models {
 		gc.Models = append(gc.Models, gateway.Model{Name: m.Name, Aliases: m.Aliases})
 	}
+	if a.engine != nil {
+		gc.Agents = a.engine
+	}
 	a.gateway, err = gateway.New(gc, a.router)
 	if err != nil {
 		return nil, err
 	}
 	a.gateway.Handle("GET /metrics", a.metrics.Handler())
 	return a, nil
+}
+
+// startEngine opens the session store, Q2 and the tools, and builds the
+// engine and the worker that runs async runs.
+func (a *app) startEngine() error {
+	ctx := context.Background()
+	var err error
+	if a.store, err = openStore(ctx, a.cfg.Sessions); err != nil {
+		return err
+	}
+	if a.queue, err = openQueue(ctx, a.cfg.Queue); err != nil {
+		return err
+	}
+	if a.tools, err = newRegistry(a.cfg, a.metrics); err != nil {
+		return err
+	}
+	a.engine, err = engine.New(engine.Config{
+		Agents:        engineAgents(a.cfg),
+		Model:         a.router,
+		Sessions:      a.store,
+		Tools:         a.tools,
+		Publisher:     a.queue,
+		WebhookSecret: []byte(a.cfg.Async.WebhookSecret),
+		RunAttempts:   runDeliveries,
+		Observer:      a.metrics,
+		Logger:        a.log,
+	})
+	if err != nil {
+		return err
+	}
+	a.worker, err = a.queue.Worker(queue.ConsumerConfig{
+		Stream: streamRuns, Durable: durableRuns, FilterSubject: engine.SubjectRuns,
+		MaxDeliver: runDeliveries,
+	}, func(ctx context.Context, m queue.Msg) error {
+		return a.engine.HandleRunMessage(ctx, m.Data(), m.Deliveries())
+	})
+	return err
 }
 
 // upstreamTime attaches a router trace to the request so that the gateway
@@ -245,17 +300,49 @@ func (a *app) run(ctx context.Context, ln net.Listener) error {
 		})
 	}
 
-	// A local server that dies takes the gateway down with it: in-process
-	// endpoints failing is a bug, not an outage to fail over from.
+	// Background parts: the async-run worker, the MCP sessions, the store's
+	// reaper. They stop after the gateway has drained and before the local
+	// servers, so that runs in flight finish against live tools and models.
+	bgCtx, stopBackground := context.WithCancel(context.Background())
+	defer stopBackground()
+	background, backgroundCtx := errgroup.WithContext(bgCtx)
+	if a.engine != nil {
+		background.Go(func() error { return a.worker.Run(backgroundCtx) })
+		background.Go(func() error { return a.tools.Run(backgroundCtx) })
+		if r, ok := a.store.(reaper); ok {
+			background.Go(func() error { return r.Run(backgroundCtx) })
+		}
+	}
+
+	// A part that dies takes the gateway down with it: in-process endpoints
+	// or the worker failing is a bug, not an outage to fail over from.
 	gwCtx, stopGateway := context.WithCancel(ctx)
 	defer stopGateway()
 	context.AfterFunc(localsCtx, stopGateway)
+	context.AfterFunc(backgroundCtx, stopGateway)
 	err := a.gateway.Run(gwCtx, ln)
+	stopBackground()
+	err = errors.Join(err, ignoreCanceled(background.Wait()))
 	stopLocals()
 	return errors.Join(err, locals.Wait())
 }
 
+// ignoreCanceled drops the context.Canceled that background parts return
+// when they are stopped on purpose.
+func ignoreCanceled(err error) error {
+	if errors.Is(err, context.Canceled) {
+		return nil
+	}
+	return err
+}
+
 func (a *app) close() {
+	if a.queue != nil {
+		a.queue.Close()
+	}
+	if a.store != nil {
+		a.store.Close()
+	}
 	for _, c := range a.clients {
 		c.Close()
 	}

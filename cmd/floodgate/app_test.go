@@ -5,6 +5,7 @@ import (
 	"errors"
 	"log/slog"
 	"net"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -26,10 +27,14 @@ func TestMain(m *testing.M) {
 const testKey = "fg-test-key"
 
 // testConfig is the embedded default with both sims at timeScale (0: no
-// delays) and a tenant holding testKey. Its tools point at a shop that
-// does not run: tests that need the demo shop use startDemo.
-func testConfig(timeScale float64) *config.Config {
+// delays), a tenant holding testKey, and the session store and queue in
+// the test's temporary directory. Its tools point at a shop that does not
+// run: tests that need the demo shop start one.
+func testConfig(t testing.TB, timeScale float64) *config.Config {
 	c := config.Default("http://127.0.0.1:9")
+	dir := t.TempDir()
+	c.Sessions.Path = filepath.Join(dir, "floodgate.db")
+	c.Queue.DataDir = filepath.Join(dir, "nats")
 	for i := range c.Endpoints {
 		ts := timeScale
 		c.Endpoints[i].Sim.TimeScale = &ts
@@ -83,7 +88,7 @@ func orderTool() openai.ChatCompletionToolUnionParam {
 // TestOpenAISDK drives the assembled gateway, router, providers and sims with
 // the official OpenAI Go SDK, unchanged.
 func TestOpenAISDK(t *testing.T) {
-	base, _ := startApp(t, testConfig(0))
+	base, _ := startApp(t, testConfig(t, 0))
 	client := sdk(base, testKey)
 	ctx := context.Background()
 
@@ -193,6 +198,7 @@ func TestOpenAISDK(t *testing.T) {
 // TestServeCommand runs `floodgate serve` as a newcomer does: no config, a
 // demo key printed on a line of its own, and a request that works.
 func TestServeCommand(t *testing.T) {
+	t.Chdir(t.TempDir()) // serve keeps its sessions and queue under ./floodgate-data
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	stdout := newLines()

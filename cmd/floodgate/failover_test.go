@@ -102,7 +102,7 @@ func TestFailoverZeroLoss(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			cfg := testConfig(0)
+			cfg := testConfig(t, 0)
 			const probeInterval = 200 * time.Millisecond
 			cfg.Router.Ejection.BaseCoolDown = probeInterval
 			base, a := startApp(t, cfg)
@@ -166,7 +166,7 @@ func BenchmarkFailover(b *testing.B) {
 	var shifts []time.Duration
 	var lost, total int64
 	for b.Loop() {
-		base, a, stop := serveApp(b, testConfig(0.02))
+		base, a, stop := serveApp(b, testConfig(b, 0.02))
 		ctx, cancel := context.WithCancel(context.Background())
 		reports := make(chan *load.Report, 1)
 		go func() {

@@ -6,7 +6,10 @@ import (
 	"io"
 	"log/slog"
 	"net"
+	"net/http"
+	"net/http/pprof"
 	"strings"
+	"time"
 
 	"github.com/floodgate-dev/floodgate/internal/config"
 	"github.com/floodgate-dev/floodgate/internal/gateway"
@@ -17,6 +20,7 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	configPath := fs.String("config", "", "configuration `file` (default: embedded sim endpoints and a demo tenant)")
 	listen := fs.String("listen", "", "`host:port` to serve on (default: the config's listen, 127.0.0.1:8080)")
 	demoKey := fs.String("demo-key", "", "with no config, use this demo `key` instead of a fresh random one")
+	debugListen := fs.String("debug-listen", "", "serve Go's pprof profiles on this `host:port` (keep it private; default: off)")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -61,6 +65,15 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		a.close()
 		return err
 	}
+	if *debugListen != "" {
+		stop, err := serveDebug(*debugListen, log)
+		if err != nil {
+			ln.Close()
+			a.close()
+			return err
+		}
+		defer stop()
+	}
 	base := "http://" + ln.Addr().String()
 	log.Info("floodgate serving", "addr", base, "config", cfg.Summary(), "models", strings.Join(a.router.Models(), ","))
 	if key != "" {
@@ -71,6 +84,32 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	err = a.run(ctx, ln)
 	log.Info("floodgate stopped")
 	return err
+}
+
+// serveDebug serves net/http/pprof on its own listener, never on the
+// gateway's, so that profiles are reachable only where the operator says.
+func serveDebug(addr string, log *slog.Logger) (stop func(), err error) {
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return nil, fmt.Errorf("debug listener: %w", err)
+	}
+	mux := http.NewServeMux()
+	mux.HandleFunc("/debug/pprof/", pprof.Index)
+	mux.HandleFunc("/debug/pprof/cmdline", pprof.Cmdline)
+	mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
+	mux.HandleFunc("/debug/pprof/symbol", pprof.Symbol)
+	mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
+	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		_ = srv.Serve(ln)
+	}()
+	log.Info("pprof serving", "addr", "http://"+ln.Addr().String()+"/debug/pprof/")
+	return func() {
+		srv.Close()
+		<-done
+	}, nil
 }
 
 // demoConfig returns the embedded configuration with the demo shop's

@@ -141,6 +141,15 @@ type Sessions struct {
 	TTL time.Duration `yaml:"ttl"`
 }
 
+// Async configures async runs.
+type Async struct {
+	// WebhookSecret signs the webhooks async runs post on completion
+	// (header X-Floodgate-Signature: t=<unix>,v1=<hex HMAC-SHA256 of
+	// "<t>.<body>">); write it as ${ENV_VAR}. Empty: runs may not ask for
+	// a webhook.
+	WebhookSecret string `yaml:"webhook_secret"`
+}
+
 // Queue configures Q2, the durable work queue.
 type Queue struct {
 	// URL of an external NATS cluster with JetStream; empty starts a NATS

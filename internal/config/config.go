@@ -33,6 +33,7 @@ type Config struct {
 	MCPServers []MCPServer `yaml:"mcp_servers"`
 	Sessions   Sessions    `yaml:"sessions"`
 	Queue      Queue       `yaml:"queue"`
+	Async      Async       `yaml:"async"`
 }
 
 // Gateway holds the HTTP front door's limits.

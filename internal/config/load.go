@@ -239,6 +239,7 @@ func (c *Config) expandSecrets(lookup func(string) (string, bool)) error {
 	exp(&c.Sessions.RedisURL, "sessions.redis_url")
 	exp(&c.Sessions.PostgresDSN, "sessions.postgres_dsn")
 	exp(&c.Queue.URL, "queue.url")
+	exp(&c.Async.WebhookSecret, "async.webhook_secret")
 	for i := range c.Tenants {
 		for j := range c.Tenants[i].Keys {
 			exp(&c.Tenants[i].Keys[j], fmt.Sprintf("tenants[%d].keys[%d]", i, j))

@@ -79,6 +79,10 @@ func (s *Server) chat(x *exchange, r *http.Request) {
 
 	ctx, cancel := context.WithTimeout(WithTenant(r.Context(), id), s.cfg.RequestTimeout)
 	defer cancel()
+	if agent, ok := strings.CutPrefix(req.Model, agentModelPrefix); ok {
+		s.agentChat(ctx, x, r, id, agent, req)
+		return
+	}
 	if s.cfg.UpstreamTime != nil {
 		ctx, x.upstream = s.cfg.UpstreamTime(ctx)
 	}
@@ -100,6 +104,11 @@ func (s *Server) complete(ctx context.Context, x *exchange, req *llm.Request) {
 		s.writeError(x, err)
 		return
 	}
+	s.writeResponse(x, resp)
+}
+
+// writeResponse answers 200 with a whole completion.
+func (s *Server) writeResponse(x *exchange, resp *llm.Response) {
 	bp := getBuf()
 	defer putBuf(bp)
 	out, err := llm.AppendResponse(*bp, resp)

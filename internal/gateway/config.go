@@ -61,6 +61,10 @@ type Config struct {
 	// upstream. The difference with the total is the overhead reported to
 	// the Observer. The lead wires it to the router's trace.
 	UpstreamTime func(ctx context.Context) (context.Context, func() time.Duration)
+	// Agents runs agents for the run API (/v1/agents/{agent}/runs,
+	// /v1/runs/{id}, /v1/sessions/{id}) and for model "agent:{name}" on
+	// /v1/chat/completions. Nil: those answer 404.
+	Agents Agents
 	// Now is the clock used to time requests. Nil means time.Now.
 	Now func() time.Time
 }
@@ -111,8 +115,8 @@ type Tier struct {
 
 // allows reports whether the tier may use the canonical model.
 func (t *Tier) allows(model string) bool {
-	if len(t.Models) == 0 {
-		return true
+	if len(t.Models) == 0 || strings.HasPrefix(model, agentModelPrefix) {
+		return true // an agent picks its own models
 	}
 	for _, m := range t.Models {
 		if m == model {

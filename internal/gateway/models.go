@@ -148,7 +148,7 @@ func (s *Server) listModels(x *exchange, r *http.Request) {
 			list.Data = append(list.Data, s.modelObject(e.id))
 		}
 	}
-	writeJSON(x, list)
+	writeJSON(x, http.StatusOK, list)
 }
 
 // getModel answers GET /v1/models/{model}, as the SDKs' models.retrieve
@@ -167,11 +167,11 @@ func (s *Server) getModel(x *exchange, r *http.Request, name string) {
 		return
 	}
 	x.model = canonical
-	writeJSON(x, s.modelObject(name))
+	writeJSON(x, http.StatusOK, s.modelObject(name))
 }
 
-// writeJSON answers 200 with v, one of the gateway's own types.
-func writeJSON(x *exchange, v any) {
+// writeJSON answers status with v, one of the gateway's own types.
+func writeJSON(x *exchange, status int, v any) {
 	b, err := json.Marshal(v)
 	if err != nil {
 		panic(fmt.Sprintf("gateway: encode %T: %v", v, err)) // strings and numbers: cannot happen
@@ -180,6 +180,6 @@ func writeJSON(x *exchange, v any) {
 	h := x.Header()
 	h["Content-Type"] = hdrJSON
 	h["Content-Length"] = []string{strconv.Itoa(len(b))}
-	x.WriteHeader(http.StatusOK)
+	x.WriteHeader(status)
 	_, _ = x.Write(b)
 }

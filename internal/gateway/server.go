@@ -149,7 +149,7 @@ func (s *Server) policy(t Tier) *Policy {
 	return &Policy{
 		MaxJSONDepth: s.cfg.MaxJSONDepth,
 		MaxMessages:  s.cfg.MaxMessages,
-		Resolve:      s.catalog.resolve,
+		Resolve:      s.resolveModel,
 		Tier:         t,
 	}
 }
@@ -316,6 +316,9 @@ func (s *Server) dispatch(x *exchange, r *http.Request) {
 			if s.allowGet(x, r) {
 				s.getModel(x, r, name)
 			}
+			return
+		}
+		if s.runAPI(x, r) {
 			return
 		}
 		if _, pattern := s.extra.Handler(r); pattern != "" {

@@ -1,0 +1,125 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
+
+	"github.com/floodgate-dev/floodgate/internal/config"
+	"github.com/floodgate-dev/floodgate/internal/engine"
+	"github.com/floodgate-dev/floodgate/internal/queue"
+	"github.com/floodgate-dev/floodgate/internal/store/postgres"
+	"github.com/floodgate-dev/floodgate/internal/store/redis"
+	"github.com/floodgate-dev/floodgate/internal/store/sqlite"
+	"github.com/floodgate-dev/floodgate/internal/tool"
+)
+
+// Streams of Q2. Runs are a work queue: each async run goes to one worker
+// and leaves the stream when done. Usage records and feedback are kept
+// (for their max age) for the usage ledger and evaluation to consume.
+const (
+	streamRuns     = "FLOODGATE_RUNS"
+	streamUsage    = "FLOODGATE_USAGE"
+	streamFeedback = "FLOODGATE_FEEDBACK"
+	durableRuns    = "floodgate-runs"
+	// runDeliveries is both the consumer's MaxDeliver and the engine's
+	// RunAttempts, so the engine records a run as failed on its last try.
+	runDeliveries = 5
+)
+
+// sessionStore is what the app needs of a store backend beyond what the
+// engine uses: its reaper, if it has one, and closing it.
+type sessionStore interface {
+	engine.Sessions
+	Close() error
+}
+
+// reaper is a backend that deletes expired rows itself (SQLite,
+// PostgreSQL; Redis expires keys).
+type reaper interface {
+	Run(ctx context.Context) error
+}
+
+// openStore opens the configured session store.
+func openStore(ctx context.Context, c config.Sessions) (sessionStore, error) {
+	switch c.Backend {
+	case config.StoreRedis:
+		return redis.Open(ctx, redis.Config{URL: c.RedisURL, TTL: c.TTL})
+	case config.StorePostgres:
+		return postgres.Open(ctx, postgres.Config{DSN: c.PostgresDSN, TTL: c.TTL})
+	default:
+		if dir := filepath.Dir(c.Path); dir != "." {
+			if err := os.MkdirAll(dir, 0o750); err != nil {
+				return nil, fmt.Errorf("sessions: %w", err)
+			}
+		}
+		return sqlite.Open(ctx, sqlite.Config{Path: c.Path, TTL: c.TTL})
+	}
+}
+
+// openQueue opens Q2 and makes sure its streams exist.
+func openQueue(ctx context.Context, c config.Queue) (*queue.Queue, error) {
+	q, err := queue.Open(ctx, queue.Config{URL: c.URL, DataDir: c.DataDir, Name: "floodgate"})
+	if err != nil {
+		return nil, err
+	}
+	for _, sc := range []queue.StreamConfig{
+		{Name: streamRuns, Subjects: []string{engine.SubjectRuns}, WorkQueue: true},
+		{Name: streamUsage, Subjects: []string{engine.SubjectUsage}},
+		{Name: streamFeedback, Subjects: []string{engine.SubjectFeedback}},
+	} {
+		if err := q.EnsureStream(ctx, sc); err != nil {
+			q.Close()
+			return nil, err
+		}
+	}
+	return q, nil
+}
+
+// newRegistry builds the tools of the configuration.
+func newRegistry(cfg *config.Config, obs tool.Observer) (*tool.Registry, error) {
+	rc := tool.RegistryConfig{Observer: obs}
+	for _, t := range cfg.Tools {
+		var params json.RawMessage
+		if t.Parameters != nil {
+			b, err := json.Marshal(t.Parameters)
+			if err != nil {
+				return nil, fmt.Errorf("tool %s: parameters: %w", t.Name, err)
+			}
+			params = b
+		}
+		rc.HTTP = append(rc.HTTP, tool.HTTPConfig{
+			Name: t.Name, Description: t.Description, Method: t.Method, URL: t.URL,
+			Headers: t.Headers, Parameters: params, Timeout: t.Timeout,
+			Retries: *t.Retries, MaxResponseBytes: t.MaxResponseBytes,
+		})
+	}
+	for _, m := range cfg.MCPServers {
+		rc.MCP = append(rc.MCP, tool.MCPServerConfig{
+			Name: m.Name, Transport: m.Transport, URL: m.URL, Command: m.Command,
+			Env: m.Env, Headers: m.Headers, Prefix: m.Prefix, CallTimeout: m.CallTimeout,
+		})
+	}
+	return tool.NewRegistry(rc)
+}
+
+// engineAgents turns the configured agents into the engine's.
+func engineAgents(cfg *config.Config) []engine.Agent {
+	agents := make([]engine.Agent, 0, len(cfg.Agents))
+	for _, a := range cfg.Agents {
+		agents = append(agents, engine.Agent{
+			Name: a.Name, Description: a.Description, Instructions: a.Instructions,
+			Model: a.Model, SimpleModel: a.SimpleModel,
+			Tools: a.Tools, Handoffs: a.Handoffs,
+			Limits: engine.Limits{
+				MaxToolCalls: a.Limits.MaxToolCalls, MaxTurns: a.Limits.MaxTurns, Deadline: a.Limits.Deadline,
+			},
+			Context: engine.ContextPolicy{
+				RecentTurns: a.Context.RecentTurns, MaxTokens: a.Context.MaxTokens, SummaryTokens: a.Context.SummaryTokens,
+			},
+		})
+	}
+	return agents
+}
