@@ -245,6 +245,12 @@ func (a *app) startSim(e config.Endpoint) (*simEndpoint, error) {
 	if sc.TimeScale == 0 {
 		sc.TimeScale = sim.NoDelay
 	}
+	if w := e.Sim.WanderRate; w != nil {
+		sc.WanderRate = *w
+		if *w == 0 {
+			sc.WanderRate = -1 // the sim's "never"; its 0 means its default
+		}
+	}
 	s, err := sim.New(sc)
 	if err != nil {
 		return nil, fmt.Errorf("endpoint %s: %w", e.Name, err)

@@ -24,14 +24,17 @@ import (
 )
 
 // demoApp serves the embedded configuration, demo shop included, with its
-// sims at timeScale and its store and queue under dir, until stop.
+// sims at timeScale and never wandering (so that answers are the ones a
+// test expects), and its store and queue under dir, until stop.
 func demoApp(t *testing.T, dir string, timeScale float64, edit func(*config.Config)) (base string, stop func() error) {
 	t.Helper()
 	cfg, shopLn, err := demoConfig()
 	require.NoError(t, err)
+	never := 0.0
 	for i := range cfg.Endpoints {
 		ts := timeScale
 		cfg.Endpoints[i].Sim.TimeScale = &ts
+		cfg.Endpoints[i].Sim.WanderRate = &never
 	}
 	cfg.Tenants = []config.Tenant{{ID: "test", Keys: []string{gateway.HashKey(testKey)}}}
 	cfg.Sessions.Path = filepath.Join(dir, "floodgate.db")

@@ -146,6 +146,10 @@ type Sim struct {
 	// TimeScale multiplies every simulated delay; 0 means no delays.
 	// Default 1 (nil means unset, so that 0 can be written).
 	TimeScale *float64 `yaml:"time_scale"`
+	// WanderRate is the probability that the model makes a needless tool
+	// call after tool results (the post-mortem's tool loops). Default
+	// 0.07; 0 means never (nil means unset).
+	WanderRate *float64 `yaml:"wander_rate"`
 }
 
 // Tier is what a class of tenants may do.

@@ -101,6 +101,9 @@ func (c *Config) Validate() error {
 			if e.Sim.TimeScale != nil && *e.Sim.TimeScale < 0 {
 				bad(p+".sim.time_scale", "must not be negative")
 			}
+			if w := e.Sim.WanderRate; w != nil && (*w < 0 || *w > 1) {
+				bad(p+".sim.wander_rate", "must be between 0 and 1")
+			}
 		default:
 			bad(p+".type", "want openai, azure or sim, got %q", e.Type)
 		}
