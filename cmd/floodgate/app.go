@@ -240,8 +240,13 @@ func upstreamTime(ctx context.Context) (context.Context, func() time.Duration) {
 	return router.WithTrace(ctx, t), func() time.Duration { return t.UpstreamTime }
 }
 
+// inProcessSimMemo bounds the reply memo of each in-process sim.
+const inProcessSimMemo = 4 << 20
+
 func (a *app) startSim(e config.Endpoint) (*simEndpoint, error) {
-	sc := sim.Config{Seed: uint64(e.Sim.Seed), TimeScale: *e.Sim.TimeScale}
+	// In the process the sims serve mostly agents, whose prompts never
+	// repeat, so their reply memo would hold memory for nothing.
+	sc := sim.Config{Seed: uint64(e.Sim.Seed), TimeScale: *e.Sim.TimeScale, MemoBytes: inProcessSimMemo}
 	if sc.TimeScale == 0 {
 		sc.TimeScale = sim.NoDelay
 	}

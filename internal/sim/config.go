@@ -52,6 +52,13 @@ type Config struct {
 	// MaxBodyBytes caps a request body; a larger one is answered 413.
 	// 0 means 8 MiB.
 	MaxBodyBytes int64
+
+	// MemoBytes bounds the memo of replies by request body (bodies and
+	// answers together): load tests resend the same bodies and a hit
+	// skips decoding and tokenising. 0 means DefaultMemoBytes (32 MiB); a
+	// negative value turns the memo off. Traffic whose bodies never repeat
+	// (agents, whose prompts carry fresh state) gains nothing from it.
+	MemoBytes int64
 }
 
 // NoDelay is the TimeScale that turns all simulated delays off.
@@ -63,6 +70,7 @@ const (
 	DefaultWanderContinue = 0.75
 	DefaultSummaryLoss    = 0.5
 	DefaultMaxBodyBytes   = 8 << 20
+	DefaultMemoBytes      = 32 << 20
 )
 
 // Clock tells the time and waits, so that tests can run rate-limit windows,
@@ -232,6 +240,9 @@ func (c Config) normalize() (Config, error) {
 	}
 	if c.MaxBodyBytes <= 0 {
 		c.MaxBodyBytes = DefaultMaxBodyBytes
+	}
+	if c.MemoBytes == 0 {
+		c.MemoBytes = DefaultMemoBytes
 	}
 	return c, nil
 }

@@ -2,6 +2,7 @@ package sim
 
 import (
 	"encoding/json"
+	"fmt"
 	"strings"
 	"testing"
 
@@ -110,4 +111,33 @@ func TestAnswersFromEnvelope(t *testing.T) {
 			assert.NotContains(t, answer, "tool_result")
 		})
 	}
+}
+
+// TestMemoBound: the memo keeps bodies and answers within MemoBytes, and
+// can be turned off.
+func TestMemoBound(t *testing.T) {
+	const limit = 256 << 10
+	s := newSim(t, Config{Seed: 1, MemoBytes: limit})
+	held := func() int {
+		n := 0
+		for i := range s.memo.shards {
+			sh := &s.memo.shards[i]
+			for _, m := range []map[uint64]memoEntry{sh.cur, sh.old} {
+				for _, e := range m {
+					n += entrySize(e)
+				}
+			}
+		}
+		return n
+	}
+	pad := strings.Repeat("x", 2000)
+	for i := range 2000 {
+		chat(t, s, &llm.Request{Model: "large", Messages: []llm.Message{user(fmt.Sprintf("Where is my order %d? %s", 100001+i, pad))}})
+	}
+	assert.LessOrEqual(t, held(), limit, "bodies and answers stay within MemoBytes")
+	assert.Greater(t, held(), limit/4, "the memo is used")
+
+	off := newSim(t, Config{Seed: 1, MemoBytes: -1})
+	chat(t, off, &llm.Request{Model: "large", Messages: []llm.Message{user("hi")}})
+	assert.True(t, off.noMemo)
 }

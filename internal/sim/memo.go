@@ -12,18 +12,31 @@ import (
 // and deciding altogether. Entries keep a copy of their body and a hit
 // compares it, so a hash collision can never serve a wrong answer.
 //
-// Each shard holds two generations of up to memoShardBytes of bodies; when
-// the current one is full it becomes the old one, and hits in the old one
-// are promoted. Bodies over memoMaxBody are not kept.
+// Each shard holds two generations of up to shardBytes (bodies and
+// answers together, see entrySize); when the current one is full it
+// becomes the old one, and hits in the old one are promoted. Bodies over
+// memoMaxBody are not kept.
 type memo struct {
-	shards [memoShards]memoShard
+	shards     [memoShards]memoShard
+	shardBytes int // per generation per shard: Config.MemoBytes / (2 × memoShards)
 }
 
 const (
-	memoShards     = 16
-	memoShardBytes = 1 << 20 // per generation: 32 MiB of bodies at most in all
-	memoMaxBody    = 64 << 10
+	memoShards  = 16
+	memoMaxBody = 64 << 10
+	// memoEntryOverhead approximates what an entry costs beside its body
+	// and text: the prepared struct, map slot and string headers.
+	memoEntryOverhead = 512
 )
+
+// entrySize is what e holds in memory, near enough to bound the memo.
+func entrySize(e memoEntry) int {
+	n := len(e.body) + memoEntryOverhead + 2*len(e.p.rep.content)
+	for _, c := range e.p.rep.calls {
+		n += len(c.ID) + len(c.Function.Name) + len(c.Function.Arguments)
+	}
+	return n
+}
 
 type memoEntry struct {
 	body string
@@ -60,7 +73,7 @@ func (c *memo) get(h uint64, body []byte) *prepared {
 	}
 	if inOld {
 		s.mu.Lock()
-		s.insert(h, e)
+		s.insert(h, e, c.shardBytes)
 		s.mu.Unlock()
 	}
 	return e.p
@@ -73,18 +86,19 @@ func (c *memo) put(h uint64, body string, p *prepared) {
 	}
 	s := c.shard(h)
 	s.mu.Lock()
-	s.insert(h, memoEntry{body: body, p: p})
+	s.insert(h, memoEntry{body: body, p: p}, c.shardBytes)
 	s.mu.Unlock()
 }
 
-func (s *memoShard) insert(h uint64, e memoEntry) {
-	if s.cur == nil || s.curBytes+len(e.body) > memoShardBytes {
+func (s *memoShard) insert(h uint64, e memoEntry, limit int) {
+	size := entrySize(e)
+	if s.cur == nil || s.curBytes+size > limit {
 		s.old = s.cur
 		s.cur = make(map[uint64]memoEntry)
 		s.curBytes = 0
 	}
 	if _, dup := s.cur[h]; !dup {
-		s.curBytes += len(e.body)
+		s.curBytes += size
 	}
 	s.cur[h] = e
 }

@@ -25,7 +25,7 @@ type Sim struct {
 	byName map[string]*model // names and aliases
 	tools  toolCache
 	memo   memo
-	noMemo bool // benchmarks of the miss path set it
+	noMemo bool // Config.MemoBytes < 0; benchmarks of the miss path set it
 
 	faults    atomic.Pointer[faultState]
 	faultSeq  atomic.Uint64
@@ -79,7 +79,9 @@ func New(cfg Config) (*Sim, error) {
 		faultSeed: mix(cfg.Seed ^ saltFaultSeed),
 		idSalt:    mix(uint64(time.Now().UnixNano())),
 		done:      make(chan struct{}),
+		noMemo:    cfg.MemoBytes < 0,
 	}
+	s.memo.shardBytes = int(max(cfg.MemoBytes, 0) / (2 * memoShards))
 	for _, mc := range cfg.Models {
 		m := &model{Model: mc, counter: tokenizer.For(mc.Name)}
 		if err := m.counter.Load(); err != nil {
