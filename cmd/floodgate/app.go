@@ -12,12 +12,16 @@ import (
 
 	"golang.org/x/sync/errgroup"
 
+	goredis "github.com/redis/go-redis/v9"
+
+	"github.com/floodgate-dev/floodgate/internal/admission"
 	"github.com/floodgate-dev/floodgate/internal/config"
 	"github.com/floodgate-dev/floodgate/internal/engine"
 	"github.com/floodgate-dev/floodgate/internal/gateway"
 	"github.com/floodgate-dev/floodgate/internal/monitor"
 	"github.com/floodgate-dev/floodgate/internal/provider"
 	"github.com/floodgate-dev/floodgate/internal/queue"
+	"github.com/floodgate-dev/floodgate/internal/ratelimit"
 	"github.com/floodgate-dev/floodgate/internal/router"
 	"github.com/floodgate-dev/floodgate/internal/shop"
 	"github.com/floodgate-dev/floodgate/internal/sim"
@@ -36,6 +40,11 @@ type app struct {
 	router  *router.Router
 	metrics *monitor.Metrics
 	gateway *gateway.Server
+
+	// What guards execution: rate limits, budgets, admission.
+	redis     *goredis.Client // nil without cluster.redis_url
+	limiter   *ratelimit.Limiter
+	admission *admission.Queue
 
 	// The engine and what it runs on; nil when no agent is configured.
 	engine *engine.Engine
@@ -157,8 +166,14 @@ func newApp(cfg *config.Config, log *slog.Logger, shopLn net.Listener) (a *app, 
 		}
 	}
 
+	if err := a.startGuard(); err != nil {
+		return nil, err
+	}
 	gc := gateway.Config{
 		Tiers:          map[string]gateway.Tier{},
+		Limiter:        a.limiter,
+		Admission:      a.admission,
+		ShedAnswer:     cfg.Admission.ShedAnswer,
 		MaxBodyBytes:   cfg.Gateway.MaxBodyBytes,
 		MaxJSONDepth:   cfg.Gateway.MaxJSONDepth,
 		DrainTimeout:   cfg.Gateway.DrainTimeout,
@@ -168,22 +183,16 @@ func newApp(cfg *config.Config, log *slog.Logger, shopLn net.Listener) (a *app, 
 		UpstreamTime:   upstreamTime,
 	}
 	for name, t := range cfg.Tiers {
-		gc.Tiers[name] = gateway.Tier{
-			MaxOutputTokens:     t.MaxOutputTokens,
-			DefaultOutputTokens: t.DefaultOutputTokens,
-			MaxN:                t.MaxN,
-			AllowLogitBias:      t.AllowLogitBias,
-			AllowLogprobs:       t.AllowLogprobs,
-			AllowServiceTier:    t.AllowServiceTier,
-			AllowStore:          t.AllowStore,
-			Models:              t.Models,
+		if gc.Tiers[name], err = gatewayTier(t); err != nil {
+			return nil, fmt.Errorf("tiers.%s: %w", name, err)
 		}
 	}
 	for _, t := range cfg.Tenants {
-		gc.Tenants = append(gc.Tenants, gateway.Tenant{ID: t.ID, Tier: t.Tier, KeyHashes: t.Keys})
+		gc.Tenants = append(gc.Tenants, gatewayTenant(t))
 	}
 	for _, m := range cfg.Models {
-		gc.Models = append(gc.Models, gateway.Model{Name: m.Name, Aliases: m.Aliases})
+		gc.Models = append(gc.Models, gateway.Model{Name: m.Name, Aliases: m.Aliases,
+			Price: gateway.Price{Input: m.Price.Input, CachedInput: m.Price.CachedInput, Output: m.Price.Output}})
 	}
 	if a.engine != nil {
 		gc.Agents = a.engine
@@ -348,6 +357,7 @@ func ignoreCanceled(err error) error {
 }
 
 func (a *app) close() {
+	a.closeGuard()
 	if a.queue != nil {
 		a.queue.Close()
 	}

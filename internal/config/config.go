@@ -34,6 +34,11 @@ type Config struct {
 	Sessions   Sessions    `yaml:"sessions"`
 	Queue      Queue       `yaml:"queue"`
 	Async      Async       `yaml:"async"`
+
+	Cluster      Cluster      `yaml:"cluster"`
+	Admission    Admission    `yaml:"admission"`
+	PromptFilter PromptFilter `yaml:"prompt_filter"`
+	Usage        Usage        `yaml:"usage"`
 }
 
 // Gateway holds the HTTP front door's limits.
@@ -168,6 +173,17 @@ type Tier struct {
 	AllowStore       bool `yaml:"allow_store"`
 	// Models the tier may use; empty means all.
 	Models []string `yaml:"models"`
+
+	// Rate limits of each tenant of the tier.
+	TierLimits `yaml:",inline"`
+	// Priority in the admission queue: higher is served first and shed
+	// last. Default 100 for vip, 10 for free, 50 otherwise.
+	Priority int `yaml:"priority"`
+	// QueueDeadline is the longest a request waits for admission before it
+	// gets a degraded answer or a 429. Default 2s.
+	QueueDeadline time.Duration `yaml:"queue_deadline"`
+	// Peak moves the tier to a lighter model at peak.
+	Peak Peak `yaml:"peak"`
 }
 
 // Tenant is a customer of the gateway with its API keys.
@@ -180,6 +196,13 @@ type Tenant struct {
 	// digits, optionally prefixed "sha256:". Keys never appear in clear.
 	// `floodgate key hash` prints the hash of a key.
 	Keys []string `yaml:"keys"`
+	// Limits override the tier's rate limits for this tenant.
+	Limits *TierLimits `yaml:"limits"`
+	// Budget caps the tenant's spend.
+	Budget Budget `yaml:"budget"`
+	// PromptFilter is the tenant's action on a detected prompt injection:
+	// block, flag, sanitize or off. Default prompt_filter.action.
+	PromptFilter string `yaml:"prompt_filter"`
 }
 
 // defaultYAML is the configuration `floodgate serve` runs with when no
@@ -331,6 +354,7 @@ func (c *Config) setDefaults() {
 	def(&c.Sessions.Path, "floodgate-data/floodgate.db")
 	defDur(&c.Sessions.TTL, 30*24*time.Hour)
 	def(&c.Queue.DataDir, "floodgate-data/nats")
+	c.setPeakDefaults()
 }
 
 // Summary is a one-line description for `config check` and start-up logs.

@@ -178,5 +178,6 @@ func (c *Config) Validate() error {
 		}
 	}
 	c.validateAgents(bad)
+	c.validatePeak(bad, models)
 	return errors.Join(errs...)
 }

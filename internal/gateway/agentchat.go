@@ -40,10 +40,11 @@ func (s *Server) resolveModel(name string) (string, bool) {
 // agent's output as an assistant message (or a stream of chunks); the tool
 // calls the agent made are its own business and not in the answer. The
 // session, run, answering agent and run status come back in headers.
-func (s *Server) agentChat(ctx context.Context, x *exchange, r *http.Request, id *Identity, agent string, req *llm.Request) {
+// It returns the run's usage and cost, for the tenant's limits.
+func (s *Server) agentChat(ctx context.Context, x *exchange, r *http.Request, id *Identity, agent string, req *llm.Request) (*llm.Usage, float64) {
 	if n := len(req.Messages); n == 0 || req.Messages[n-1].Role != llm.RoleUser {
 		s.writeError(x, llm.InvalidParam("messages", "A conversation with an agent must end with a user message; the agent keeps the history itself."))
-		return
+		return nil, 0
 	}
 	session := r.Header.Get(hdrSessionID)
 	if session == "" {
@@ -54,18 +55,17 @@ func (s *Server) agentChat(ctx context.Context, x *exchange, r *http.Request, id
 		Input: req.LastUserText(), RunID: r.Header.Get("Idempotency-Key"), Stream: req.Stream,
 	}
 	if req.Stream {
-		s.agentChatStream(ctx, x, r, run, req)
-		return
+		return s.agentChatStream(ctx, x, r, run, req)
 	}
 	res, err := s.cfg.Agents.Run(ctx, run, nil)
 	if err != nil {
 		s.writeEngineError(x, err)
-		return
+		return nil, 0
 	}
 	setRunHeaders(x, res)
 	if res.Status == engine.StatusFailed {
 		s.writeError(x, engineError(resultError(res)))
-		return
+		return &res.Usage, res.Cost
 	}
 	resp := &llm.Response{
 		ID: "chatcmpl-" + res.RunID, Object: llm.ObjectChatCompletion, Created: s.cfg.Now().Unix(),
@@ -75,13 +75,53 @@ func (s *Server) agentChat(ctx context.Context, x *exchange, r *http.Request, id
 		Usage: usageOf(res),
 	}
 	s.writeResponse(x, resp)
+	return &res.Usage, res.Cost
+}
+
+// shedAgentChat answers an agent conversation that admission refused with
+// the configured apology as an ordinary completion, marked degraded: the
+// customer gets an answer at once instead of a time-out.
+func (s *Server) shedAgentChat(x *exchange, req *llm.Request, reason string) {
+	h := x.Header()
+	setDegraded(h, reason)
+	h[hdrRunStatus] = []string{engine.StatusDegraded}
+	if req.Stream {
+		chunk := llm.Chunk{ID: "chatcmpl-" + x.id, Object: llm.ObjectChatCompletionChunk, Created: s.cfg.Now().Unix(), Model: req.Model}
+		h["Content-Type"] = hdrEventStream
+		h["Cache-Control"] = hdrNoCache
+		x.sse = true
+		x.WriteHeader(http.StatusOK)
+		bp := getBuf()
+		defer putBuf(bp)
+		for _, d := range []llm.ChunkChoice{
+			{Delta: llm.Delta{Role: llm.RoleAssistant, Content: s.cfg.ShedAnswer}},
+			{FinishReason: llm.FinishStop},
+		} {
+			c := chunk
+			c.Choices = []llm.ChunkChoice{d}
+			out, err := llm.AppendChunk(append((*bp)[:0], sseData...), &c)
+			*bp = out
+			if err != nil {
+				return
+			}
+			_, _ = x.Write(append(out, '\n', '\n'))
+		}
+		_, _ = x.Write(sseDone)
+		x.flush()
+		return
+	}
+	s.writeResponse(x, &llm.Response{
+		ID: "chatcmpl-" + x.id, Object: llm.ObjectChatCompletion, Created: s.cfg.Now().Unix(), Model: req.Model,
+		Choices: []llm.Choice{{Message: llm.Message{Role: llm.RoleAssistant, Content: llm.Text(s.cfg.ShedAnswer)}, FinishReason: llm.FinishStop}},
+		Usage:   &llm.Usage{},
+	})
 }
 
 // agentChatStream relays the agent's message deltas as chat completion
 // chunks. The chunk stream starts with the run; a run refused before it
 // began is an ordinary error response, one failing later ends with an
 // error event and no [DONE].
-func (s *Server) agentChatStream(ctx context.Context, x *exchange, r *http.Request, run engine.RunRequest, req *llm.Request) {
+func (s *Server) agentChatStream(ctx context.Context, x *exchange, r *http.Request, run engine.RunRequest, req *llm.Request) (*llm.Usage, float64) {
 	chunk := llm.Chunk{Object: llm.ObjectChatCompletionChunk, Created: s.cfg.Now().Unix(), Model: req.Model}
 	started := false
 	bp := getBuf()
@@ -145,7 +185,7 @@ func (s *Server) agentChatStream(ctx context.Context, x *exchange, r *http.Reque
 			runErr = d
 		}
 	}
-	_, err := s.cfg.Agents.Run(ctx, run, events)
+	res, err := s.cfg.Agents.Run(ctx, run, events)
 	switch {
 	case !started && err != nil:
 		s.writeEngineError(x, err)
@@ -156,6 +196,10 @@ func (s *Server) agentChatStream(ctx context.Context, x *exchange, r *http.Reque
 	case runErr != nil:
 		s.writeStreamError(x, engineError(runErr))
 	}
+	if res == nil {
+		return nil, 0
+	}
+	return &res.Usage, res.Cost
 }
 
 // resultError is the error a failed run reports.

@@ -20,6 +20,7 @@ type Identity struct {
 	Tier string
 
 	policy *Policy
+	guard  *tenantGuard // nil when nothing limits the tenant
 }
 
 type identityKey struct{}

@@ -9,6 +9,7 @@ import (
 	"strings"
 
 	"github.com/floodgate-dev/floodgate/internal/llm"
+	"github.com/floodgate-dev/floodgate/internal/ratelimit"
 )
 
 // readBody reads r's body into a pooled buffer, refusing it past max bytes.
@@ -66,6 +67,7 @@ func (s *Server) chat(x *exchange, r *http.Request) {
 		s.writeError(x, err)
 		return
 	}
+	bodyLen := len(*bp)
 	req, notes, err := Normalize(*bp, id.policy)
 	putBuf(bp) // the request shares no memory with the body
 	if err != nil {
@@ -79,32 +81,85 @@ func (s *Server) chat(x *exchange, r *http.Request) {
 
 	ctx, cancel := context.WithTimeout(WithTenant(r.Context(), id), s.cfg.RequestTimeout)
 	defer cancel()
-	if agent, ok := strings.CutPrefix(req.Model, agentModelPrefix); ok {
-		s.agentChat(ctx, x, r, id, agent, req)
+	agent, isAgent := strings.CutPrefix(req.Model, agentModelPrefix)
+	est := estimateTokens(bodyLen, req.MaxOutputTokens())
+	var estCost int64
+	if !isAgent {
+		// An agent's runs are charged what they cost afterwards; a plain
+		// completion holds its estimate so that concurrent calls cannot
+		// all pass a nearly spent budget.
+		estCost = ratelimit.MicroUSD(s.catalog.price(req.Model).Cost(&llm.Usage{PromptTokens: bodyLen / 4, CompletionTokens: req.MaxOutputTokens()}))
+	}
+	p, soft, gerr := s.guardIn(ctx, x, id, est, estCost, true)
+	if gerr != nil {
+		if reason := shedReason(gerr); reason != "" && isAgent {
+			s.shedAgentChat(x, req, reason)
+			return
+		}
+		s.writeError(x, gerr)
 		return
 	}
+	var usage *llm.Usage
+	var cost float64
+	defer func() { s.guardOut(context.WithoutCancel(ctx), &p, usage, cost) }()
+	if isAgent {
+		usage, cost = s.agentChat(ctx, x, r, id, agent, req)
+		return
+	}
+	s.chooseModel(x, id, req, soft)
+	p.price = s.catalog.price(req.Model)
 	if s.cfg.UpstreamTime != nil {
 		ctx, x.upstream = s.cfg.UpstreamTime(ctx)
 	}
 	if req.Stream {
-		s.stream(ctx, x, r, req)
+		usage = s.stream(ctx, x, r, req)
 		return
 	}
-	s.complete(ctx, x, req)
+	usage = s.complete(ctx, x, req)
+}
+
+// chooseModel moves a plain completion to a lighter model when its tenant
+// is past the soft budget or its tier is at peak, if the tier may use that
+// model. The header X-Floodgate-Model-Choice says where to and why.
+func (s *Server) chooseModel(x *exchange, id *Identity, req *llm.Request, soft bool) {
+	g := id.guard
+	if g == nil {
+		return
+	}
+	to, why := "", ""
+	if soft && g.softModel != "" {
+		to, why = g.softModel, "budget_soft_limit"
+	} else if g.peak != nil {
+		load := 0.0
+		if s.cfg.Admission != nil {
+			load = s.cfg.Admission.Load()
+		}
+		if reason, ok := g.peak.active(s.cfg.Now(), load); ok {
+			to, why = g.peak.Model, reason
+		}
+	}
+	if to == "" || to == req.Model || !id.policy.Tier.allows(to) {
+		return
+	}
+	req.Model = to
+	x.model = to
+	x.Header()[hdrModelChoice] = []string{to + "; reason=" + why}
 }
 
 var errNoResponse = &llm.Error{Kind: llm.KindServer, Message: "The model returned no response."}
 
-func (s *Server) complete(ctx context.Context, x *exchange, req *llm.Request) {
+// complete answers with a whole completion and returns its usage.
+func (s *Server) complete(ctx context.Context, x *exchange, req *llm.Request) *llm.Usage {
 	resp, err := s.backend.Complete(ctx, req)
 	if err == nil && resp == nil {
 		err = errNoResponse
 	}
 	if err != nil {
 		s.writeError(x, err)
-		return
+		return nil
 	}
 	s.writeResponse(x, resp)
+	return resp.Usage
 }
 
 // writeResponse answers 200 with a whole completion.
@@ -133,15 +188,16 @@ var (
 // stream relays a streamed completion as server-sent events, one flush per
 // chunk so tokens reach the client as they come. The Backend's stream is
 // closed when the stream ends, breaks, or the client goes away (which
-// cancels ctx, and so the Backend's Recv).
-func (s *Server) stream(ctx context.Context, x *exchange, r *http.Request, req *llm.Request) {
+// cancels ctx, and so the Backend's Recv). It returns the usage the
+// upstream reported, if it did.
+func (s *Server) stream(ctx context.Context, x *exchange, r *http.Request, req *llm.Request) (usage *llm.Usage) {
 	st, err := s.backend.Stream(ctx, req)
 	if err == nil && st == nil {
 		err = errNoResponse
 	}
 	if err != nil {
 		s.writeError(x, err)
-		return
+		return nil
 	}
 	defer st.Close()
 
@@ -173,6 +229,10 @@ func (s *Server) stream(ctx context.Context, x *exchange, r *http.Request, req *
 		}
 		if c == nil {
 			continue
+		}
+		if c.Usage != nil {
+			u := *c.Usage
+			usage = &u
 		}
 		if !wantUsage && c.Usage != nil {
 			// Upstreams are asked for usage whatever the client wants (the

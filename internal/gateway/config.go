@@ -9,6 +9,8 @@ import (
 	"log/slog"
 	"strings"
 	"time"
+
+	"github.com/floodgate-dev/floodgate/internal/ratelimit"
 )
 
 // Defaults of the server's timing.
@@ -65,9 +67,21 @@ type Config struct {
 	// /v1/runs/{id}, /v1/sessions/{id}) and for model "agent:{name}" on
 	// /v1/chat/completions. Nil: those answer 404.
 	Agents Agents
+	// Limiter enforces the tiers' and tenants' rate limits and spend
+	// budgets. Nil: none are enforced.
+	Limiter Limiter
+	// Admission is the node's admission queue. Nil: requests run at once.
+	Admission Admitter
+	// ShedAnswer is the output of an agent run that admission shed or
+	// that waited past its tier's deadline (status degraded). Empty means
+	// DefaultShedAnswer.
+	ShedAnswer string
 	// Now is the clock used to time requests. Nil means time.Now.
 	Now func() time.Time
 }
+
+// DefaultShedAnswer is what a shed agent run answers by default.
+const DefaultShedAnswer = "We're very busy right now and couldn't get to your message in time. Please try again in a moment."
 
 // Observer receives one call per answered request; the monitor package
 // implements it. route is the matched route pattern ("unmatched" for a 404),
@@ -92,6 +106,27 @@ type Tenant struct {
 	// KeyHashes are the hex SHA-256 digests of the tenant's API keys
 	// (see HashKey), optionally prefixed with "sha256:".
 	KeyHashes []string
+	// Limits, if set, replace the tier's limits for this tenant.
+	Limits *Limits
+	// Budget caps the tenant's spend (micro-dollars per UTC day and
+	// month); enforced by Config.Limiter.
+	Budget ratelimit.Budget
+	// SoftModel is the model requests move to past the budget's soft
+	// limit. Empty: the cheapest model by output price.
+	SoftModel string
+}
+
+func (l Limits) negative() bool {
+	return l.RequestsPerMinute < 0 || l.TokensPerMinute < 0 || l.MaxConcurrentRuns < 0
+}
+
+// Limits are a tenant's rate limits; zero fields are unlimited.
+type Limits struct {
+	// RequestsPerMinute and TokensPerMinute are enforced by
+	// Config.Limiter, across the cluster when it shares Redis.
+	RequestsPerMinute, TokensPerMinute int
+	// MaxConcurrentRuns bounds the tenant's requests in flight on a node.
+	MaxConcurrentRuns int
 }
 
 // Tier is what a class of tenants may ask for. The zero Tier caps nothing
@@ -111,6 +146,17 @@ type Tier struct {
 	// Models are the canonical models the tier may use; empty means all.
 	// Others are refused with 403.
 	Models []string
+	// Limits of each tenant of the tier.
+	Limits
+	// Priority in the admission queue: higher is admitted first and shed
+	// last.
+	Priority int
+	// QueueDeadline is the longest a request waits for admission; zero
+	// means the admission queue's own maximum.
+	QueueDeadline time.Duration
+	// Peak, if set, moves the tier's chat requests to a lighter model at
+	// peak.
+	Peak *Peak
 }
 
 // allows reports whether the tier may use the canonical model.
@@ -131,6 +177,8 @@ func (t *Tier) allows(model string) bool {
 type Model struct {
 	Name    string
 	Aliases []string
+	// Price estimates and charges spend against budgets.
+	Price Price
 }
 
 // HashKey returns the hex SHA-256 of an API key, the form Tenant.KeyHashes
@@ -179,13 +227,16 @@ func (c *Config) normalize() error {
 	if c.Now == nil {
 		c.Now = time.Now
 	}
+	if c.ShedAnswer == "" {
+		c.ShedAnswer = DefaultShedAnswer
+	}
 	return nil
 }
 
 // checkTier refuses a tier whose numbers contradict each other or that
 // names a model the catalog does not know (when the catalog is static).
 func checkTier(name string, t *Tier, known func(string) bool) error {
-	if t.MaxOutputTokens < 0 || t.DefaultOutputTokens < 0 || t.MaxN < 0 {
+	if t.MaxOutputTokens < 0 || t.DefaultOutputTokens < 0 || t.MaxN < 0 || t.Limits.negative() || t.QueueDeadline < 0 {
 		return fmt.Errorf("tier %q: negative limit", name)
 	}
 	if t.MaxOutputTokens > 0 && t.DefaultOutputTokens > t.MaxOutputTokens {

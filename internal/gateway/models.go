@@ -26,6 +26,7 @@ type catalog struct {
 	// one map lookup.
 	names       atomic.Pointer[map[string]struct{}]
 	refreshedAt atomic.Int64 // unix nanoseconds
+	prices      map[string]Price // canonical name → price; fixed after newCatalog
 }
 
 // refreshEvery bounds how often a miss re-reads Backend.Models.
@@ -53,10 +54,12 @@ func newCatalog(models []Model, b Backend, now func() time.Time) (*catalog, erro
 		c.listing = append(c.listing, modelEntry{id: name, canonical: canonical})
 		return nil
 	}
+	c.prices = make(map[string]Price, len(models))
 	for _, m := range models {
 		if err := add(m.Name, m.Name); err != nil {
 			return nil, err
 		}
+		c.prices[m.Name] = m.Price
 		for _, a := range m.Aliases {
 			if err := add(a, m.Name); err != nil {
 				return nil, err
@@ -64,6 +67,24 @@ func newCatalog(models []Model, b Backend, now func() time.Time) (*catalog, erro
 		}
 	}
 	return c, nil
+}
+
+// price returns the canonical model's price; zero when unknown.
+func (c *catalog) price(model string) Price { return c.prices[model] }
+
+// cheapest returns the priced model with the lowest output price, or ""
+// when no model has a price.
+func (c *catalog) cheapest() string {
+	best := ""
+	for name, p := range c.prices {
+		if p.Output <= 0 {
+			continue
+		}
+		if b := c.prices[best]; best == "" || p.Output < b.Output || p.Output == b.Output && name < best {
+			best = name
+		}
+	}
+	return best
 }
 
 // known returns how to check that a tier names canonical models, or nil

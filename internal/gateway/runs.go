@@ -160,9 +160,30 @@ func (s *Server) agentRun(ctx context.Context, x *exchange, r *http.Request, id 
 		Tenant: id.Tenant, Agent: agent, SessionID: b.SessionID, UserID: b.UserID,
 		Input: b.Input, RunID: b.RunID, Stream: b.Stream, Webhook: b.Webhook,
 	}
-	switch {
-	case b.Async && b.Stream:
+	if b.Async && b.Stream {
 		s.writeError(x, llm.InvalidParam("stream", "An async run cannot be streamed; poll GET /v1/runs/{id} or give a webhook."))
+		return
+	}
+	// An async run waits in Q2, not here: it is rate limited but not
+	// admitted; the worker that picks it up runs it.
+	p, _, gerr := s.guardIn(ctx, x, id, estimateTokens(len(b.Input), 0), 0, !b.Async)
+	if gerr != nil {
+		if reason := shedReason(gerr); reason != "" {
+			s.shedRun(x, req, reason)
+			return
+		}
+		s.writeError(x, gerr)
+		return
+	}
+	var res *engine.Result
+	defer func() {
+		if res != nil {
+			s.guardOut(context.WithoutCancel(ctx), &p, &res.Usage, res.Cost)
+		} else {
+			s.guardOut(context.WithoutCancel(ctx), &p, nil, 0)
+		}
+	}()
+	switch {
 	case b.Async:
 		rec, err := s.cfg.Agents.Submit(ctx, req)
 		if err != nil {
@@ -172,9 +193,10 @@ func (s *Server) agentRun(ctx context.Context, x *exchange, r *http.Request, id 
 		x.Header()["Location"] = []string{prefixRuns + rec.ID}
 		writeJSON(x, http.StatusAccepted, runView(rec))
 	case b.Stream:
-		s.streamRun(ctx, x, r, req)
+		res = s.streamRun(ctx, x, r, req)
 	default:
-		res, err := s.cfg.Agents.Run(ctx, req, nil)
+		var err error
+		res, err = s.cfg.Agents.Run(ctx, req, nil)
 		if err != nil {
 			s.writeEngineError(x, err)
 			return
@@ -183,11 +205,35 @@ func (s *Server) agentRun(ctx context.Context, x *exchange, r *http.Request, id 
 	}
 }
 
+// shedRun answers a run that admission refused with the configured apology,
+// status degraded, at once: as JSON, or for a streamed run as a stream of
+// one run.completed event.
+func (s *Server) shedRun(x *exchange, req engine.RunRequest, reason string) {
+	setDegraded(x.Header(), reason)
+	res := &engine.Result{RunID: req.RunID, SessionID: req.SessionID, Agent: req.Agent, Output: s.cfg.ShedAnswer,
+		Status: engine.StatusDegraded, Reason: reason, ToolCalls: []engine.ToolCallRecord{}, Models: []string{}}
+	if !req.Stream {
+		writeJSON(x, http.StatusOK, res)
+		return
+	}
+	h := x.Header()
+	h["Content-Type"] = hdrEventStream
+	h["Cache-Control"] = hdrNoCache
+	x.sse = true
+	x.WriteHeader(http.StatusOK)
+	var buf bytes.Buffer
+	buf.WriteString("event: " + engine.EventRunCompleted + "\ndata: ")
+	_ = json.NewEncoder(&buf).Encode(res)
+	buf.WriteByte('\n')
+	_, _ = x.Write(buf.Bytes())
+	x.flush()
+}
+
 // streamRun relays a run's events as server-sent events, "event: <type>"
 // and "data: <json>", ending with run.completed or error. The event
 // stream starts with the run's first event: a run refused before it began
 // (unknown agent, busy session) is an ordinary error response.
-func (s *Server) streamRun(ctx context.Context, x *exchange, r *http.Request, req engine.RunRequest) {
+func (s *Server) streamRun(ctx context.Context, x *exchange, r *http.Request, req engine.RunRequest) *engine.Result {
 	started := false
 	var buf bytes.Buffer
 	events := func(ev engine.Event) {
@@ -215,7 +261,7 @@ func (s *Server) streamRun(ctx context.Context, x *exchange, r *http.Request, re
 			x.flush()
 		}
 	}
-	_, err := s.cfg.Agents.Run(ctx, req, events)
+	res, err := s.cfg.Agents.Run(ctx, req, events)
 	switch {
 	case err == nil:
 	case !started:
@@ -225,6 +271,7 @@ func (s *Server) streamRun(ctx context.Context, x *exchange, r *http.Request, re
 	default:
 		x.outcome = engine.Describe(err).Status
 	}
+	return res
 }
 
 // writeEngineError answers an error of the engine with the status and

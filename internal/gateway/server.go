@@ -130,7 +130,11 @@ func (s *Server) compileTenants() error {
 		if !ok {
 			return fmt.Errorf("tenant %q: unknown tier %q", t.ID, tier)
 		}
-		id := &Identity{Tenant: t.ID, Tier: tier, policy: p}
+		g, err := s.tenantGuard(t, s.cfg.Tiers[tier])
+		if err != nil {
+			return fmt.Errorf("tenant %q: %w", t.ID, err)
+		}
+		id := &Identity{Tenant: t.ID, Tier: tier, policy: p, guard: g}
 		for _, h := range t.KeyHashes {
 			sum, err := parseKeyHash(h)
 			if err != nil {
