@@ -169,10 +169,15 @@ func newApp(cfg *config.Config, log *slog.Logger, shopLn net.Listener) (a *app, 
 	if err := a.startGuard(); err != nil {
 		return nil, err
 	}
+	filter, err := a.newPromptFilter()
+	if err != nil {
+		return nil, fmt.Errorf("prompt_filter: %w", err)
+	}
 	gc := gateway.Config{
 		Tiers:          map[string]gateway.Tier{},
 		Limiter:        a.limiter,
 		Admission:      a.admission,
+		Filter:         filter,
 		ShedAnswer:     cfg.Admission.ShedAnswer,
 		MaxBodyBytes:   cfg.Gateway.MaxBodyBytes,
 		MaxJSONDepth:   cfg.Gateway.MaxJSONDepth,

@@ -2,13 +2,16 @@ package main
 
 import (
 	"fmt"
+	"strconv"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
 	goredis "github.com/redis/go-redis/v9"
 
 	"github.com/floodgate-dev/floodgate/internal/admission"
 	"github.com/floodgate-dev/floodgate/internal/config"
 	"github.com/floodgate-dev/floodgate/internal/gateway"
+	"github.com/floodgate-dev/floodgate/internal/promptfilter"
 	"github.com/floodgate-dev/floodgate/internal/ratelimit"
 )
 
@@ -47,6 +50,38 @@ func (a *app) startGuard() error {
 		Observer:      am,
 	})
 	return err
+}
+
+// newPromptFilter builds the prompt filter from the configuration: the
+// default action and threshold, each tenant's action, and the guard model
+// (asked through the router) when one is named. Findings are counted in
+// floodgate_prompt_filter_findings_total.
+func (a *app) newPromptFilter() (*promptfilter.Filter, error) {
+	pc := a.cfg.PromptFilter
+	if pc.Action == config.FilterOff && len(a.cfg.Tenants) == 0 {
+		return nil, nil
+	}
+	fc := promptfilter.Config{
+		Default: promptfilter.Policy{Action: promptfilter.Action(pc.Action), Threshold: pc.Threshold},
+		Tenants: map[string]promptfilter.Policy{},
+		Guard:   promptfilter.GuardConfig{Model: pc.GuardModel},
+	}
+	for _, t := range a.cfg.Tenants {
+		if t.PromptFilter != "" {
+			fc.Tenants[t.ID] = promptfilter.Policy{Action: promptfilter.Action(t.PromptFilter)}
+		}
+	}
+	findings := prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "floodgate_prompt_filter_findings_total",
+		Help: "Texts the prompt filter judged injections (or sent to its guard model), by source, action and whether they were judged injections.",
+	}, []string{"source", "action", "detected"})
+	if err := a.metrics.Registry().Register(findings); err != nil {
+		return nil, err
+	}
+	fc.OnFinding = func(f promptfilter.Finding) {
+		findings.WithLabelValues(f.Source.String(), string(f.Action), strconv.FormatBool(f.Detected)).Inc()
+	}
+	return promptfilter.New(fc, a.router)
 }
 
 // gatewayTier turns a configured tier into the gateway's.

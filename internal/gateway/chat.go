@@ -81,6 +81,10 @@ func (s *Server) chat(x *exchange, r *http.Request) {
 
 	ctx, cancel := context.WithTimeout(WithTenant(r.Context(), id), s.cfg.RequestTimeout)
 	defer cancel()
+	if req.Messages, err = s.filter(ctx, x, id, req.Messages); err != nil {
+		s.writeError(x, err)
+		return
+	}
 	agent, isAgent := strings.CutPrefix(req.Model, agentModelPrefix)
 	est := estimateTokens(bodyLen, req.MaxOutputTokens())
 	var estCost int64

@@ -70,6 +70,9 @@ type Config struct {
 	// Limiter enforces the tiers' and tenants' rate limits and spend
 	// budgets. Nil: none are enforced.
 	Limiter Limiter
+	// Filter is the prompt-injection filter applied to user input before
+	// anything else runs. Nil: no filter.
+	Filter PromptFilter
 	// Admission is the node's admission queue. Nil: requests run at once.
 	Admission Admitter
 	// ShedAnswer is the output of an agent run that admission shed or

@@ -10,6 +10,7 @@ import (
 
 	"github.com/floodgate-dev/floodgate/internal/admission"
 	"github.com/floodgate-dev/floodgate/internal/llm"
+	"github.com/floodgate-dev/floodgate/internal/promptfilter"
 	"github.com/floodgate-dev/floodgate/internal/ratelimit"
 )
 
@@ -29,6 +30,29 @@ type Admitter interface {
 	Load() float64
 }
 
+// PromptFilter judges a request's user messages (and the tool results a
+// client sends) for prompt injection; *promptfilter.Filter satisfies it.
+type PromptFilter interface {
+	Check(ctx context.Context, tenant string, msgs []llm.Message) promptfilter.Verdict
+}
+
+// filter runs the prompt filter over msgs. It returns the messages to go on
+// with, or the error to answer when they are blocked. A flagged or
+// sanitised request says so in X-Floodgate-Prompt-Filter.
+func (s *Server) filter(ctx context.Context, x *exchange, id *Identity, msgs []llm.Message) ([]llm.Message, error) {
+	if s.cfg.Filter == nil {
+		return msgs, nil
+	}
+	v := s.cfg.Filter.Check(ctx, id.Tenant, msgs)
+	if v.Blocked() {
+		return nil, v.Err()
+	}
+	if v.Action != promptfilter.ActionAllow {
+		x.Header()[hdrPromptFilter] = []string{string(v.Action)}
+	}
+	return v.Messages, nil
+}
+
 // Response headers of the guard.
 const (
 	// hdrDegraded says why an answer came from a lower rung than the
@@ -36,6 +60,9 @@ const (
 	hdrDegraded = "X-Floodgate-Degraded"
 	// hdrModelChoice is the model a request was moved to and why.
 	hdrModelChoice = "X-Floodgate-Model-Choice"
+	// hdrPromptFilter is what the prompt filter did to a request it did
+	// not block: flag, sanitise or quarantine.
+	hdrPromptFilter = "X-Floodgate-Prompt-Filter"
 )
 
 // guardErrors in OpenAI's words.

@@ -25,7 +25,7 @@ type catalog struct {
 	// unknown models does not become a flood of Models calls. A hit costs
 	// one map lookup.
 	names       atomic.Pointer[map[string]struct{}]
-	refreshedAt atomic.Int64 // unix nanoseconds
+	refreshedAt atomic.Int64     // unix nanoseconds
 	prices      map[string]Price // canonical name → price; fixed after newCatalog
 }
 

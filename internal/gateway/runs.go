@@ -164,6 +164,12 @@ func (s *Server) agentRun(ctx context.Context, x *exchange, r *http.Request, id 
 		s.writeError(x, llm.InvalidParam("stream", "An async run cannot be streamed; poll GET /v1/runs/{id} or give a webhook."))
 		return
 	}
+	msgs, err := s.filter(ctx, x, id, []llm.Message{{Role: llm.RoleUser, Content: llm.Text(b.Input)}})
+	if err != nil {
+		s.writeError(x, err)
+		return
+	}
+	req.Input = msgs[0].Content.String()
 	// An async run waits in Q2, not here: it is rate limited but not
 	// admitted; the worker that picks it up runs it.
 	p, _, gerr := s.guardIn(ctx, x, id, estimateTokens(len(b.Input), 0), 0, !b.Async)
