@@ -40,11 +40,14 @@ func BenchmarkWorkerDo(b *testing.B) {
 	b.ReportAllocs()
 	for b.Loop() {
 		now := time.Now()
-		o := w.do(ctx, req.Body, now, now)
+		o := w.do(ctx, 0, req.Body, now, now)
 		if !o.ok {
 			b.Fatalf("outcome %+v", o)
 		}
-		w.shard.record(req.Label, &o)
+		w.shard.record(req.Label, -1, &o)
+		if len(w.shard.samples) >= 4096 {
+			w.shard.samples = w.shard.samples[:0] // the collector's swap
+		}
 	}
 }
 
@@ -52,18 +55,22 @@ func BenchmarkWorkerDo(b *testing.B) {
 // trivial net/http server, in this process and in a child process, and
 // reports requests per second and, per request, the CPU time and
 // allocations of this process: with the server in a child process, those
-// are the generator's own.
+// are the generator's own. The keys=3 case adds a three-tier key mix and its
+// per-key breakdown.
 func BenchmarkClosedLoop(b *testing.B) {
+	tiers := []Key{{"vip", "k1", 0.1}, {"standard", "k2", 0.6}, {"free", "k3", 0.3}}
 	servers := []struct {
 		name   string
 		target func(testing.TB) string
+		keys   []Key
 	}{
-		{"server=in-process", func(tb testing.TB) string { return trivialServer(tb).URL }},
-		{"server=child-process", childServer},
+		{"server=in-process", func(tb testing.TB) string { return trivialServer(tb).URL }, nil},
+		{"server=child-process", childServer, nil},
+		{"server=child-process/keys=3", childServer, tiers},
 	}
 	for _, srv := range servers {
 		b.Run(srv.name, func(b *testing.B) {
-			cfg := Config{Target: srv.target(b) + "/v1", Concurrency: 50, Duration: time.Second}
+			cfg := Config{Target: srv.target(b) + "/v1", Concurrency: 50, Duration: time.Second, Keys: srv.keys}
 			var ok int64
 			var elapsed, cpu time.Duration
 			var ms0, ms1 runtime.MemStats
@@ -121,14 +128,47 @@ func BenchmarkOpenLoop(b *testing.B) {
 	}
 }
 
-// BenchmarkShardRecord is the recording of one successful request.
+// BenchmarkShardRecord is a worker's recording of one successful request;
+// every 4096 the collector's swap empties the shard's samples, as it does
+// once per interval.
 func BenchmarkShardRecord(b *testing.B) {
-	rec := newRecorder(1, true)
+	rec := newRecorder(1, true, nil)
 	s := rec.shard(0)
 	o := outcome{ok: true, latency: 1500 * time.Microsecond, ttft: 300 * time.Microsecond}
 	b.ReportAllocs()
 	for b.Loop() {
-		s.record(LabelOrderStatus, &o)
+		s.record(LabelOrderStatus, -1, &o)
+		if len(s.samples) == 4096 {
+			s.samples = s.samples[:0]
+		}
+	}
+}
+
+// BenchmarkAggregate is the collector's share of recording a request: adding
+// its sample to its scenario label's and its key's statistics, for a mix of
+// OK, degraded, rejected and timed-out outcomes. ns/op is per request.
+func BenchmarkAggregate(b *testing.B) {
+	keys := []Key{{"vip", "k1", 0.1}, {"standard", "k2", 0.6}, {"free", "k3", 0.3}}
+	rec := newRecorder(1, false, keys)
+	labels := []string{LabelOrderStatus, LabelTracking, LabelReturns, LabelProduct, LabelSmallTalk}
+	samples := make([]sample, 4096)
+	for i := range samples {
+		o := outcome{ok: true, latency: time.Duration(500+i) * time.Microsecond}
+		switch i % 10 {
+		case 7:
+			o.degraded = "shed"
+		case 8:
+			o = outcome{status: 429, retryAfter: time.Second, latency: 200 * time.Microsecond}
+		case 9:
+			o = outcome{class: ClassTimeout, latency: time.Second}
+		}
+		samples[i] = sample{label: labels[i%len(labels)], key: i % len(keys), o: o}
+	}
+	b.ReportAllocs()
+	n := 0
+	for b.Loop() {
+		rec.aggregate(samples[n : n+1])
+		n = (n + 1) % len(samples)
 	}
 }
 

@@ -9,17 +9,21 @@ import (
 	"net"
 	"net/http"
 	"net/url"
+	"strconv"
 	"strings"
 	"sync"
 	"syscall"
 	"time"
 )
 
-// client holds what every worker shares: the transport and a request
-// template that RoundTrip only reads.
+// client holds what every worker shares: the transport and the request
+// templates, which RoundTrip only reads.
 type client struct {
-	rt      http.RoundTripper
-	tmpl    *http.Request
+	rt http.RoundTripper
+	// tmpls holds one template per key of Config.Keys, in order, each with
+	// its own Authorization header; without keys, one template.
+	tmpls   []*http.Request
+	okKey   []byte // a 2xx body without it is ClassBadResponse
 	stream  bool
 	timeout time.Duration
 	now     func() time.Time
@@ -55,19 +59,32 @@ func newClient(cfg *Config, u *url.URL, rt http.RoundTripper) *client {
 	} else {
 		h["Accept"] = []string{"application/json"}
 	}
-	if cfg.APIKey != "" {
-		h["Authorization"] = []string{"Bearer " + cfg.APIKey}
+	tmpl := func(apiKey string) *http.Request {
+		h := h.Clone()
+		if apiKey != "" {
+			h["Authorization"] = []string{"Bearer " + apiKey}
+		}
+		return &http.Request{
+			Method:     http.MethodPost,
+			URL:        u,
+			Proto:      "HTTP/1.1",
+			ProtoMajor: 1,
+			ProtoMinor: 1,
+			Header:     h,
+			Host:       u.Host,
+		}
 	}
-	tmpl := &http.Request{
-		Method:     http.MethodPost,
-		URL:        u,
-		Proto:      "HTTP/1.1",
-		ProtoMajor: 1,
-		ProtoMinor: 1,
-		Header:     h,
-		Host:       u.Host,
+	c := &client{rt: rt, okKey: choicesKey, stream: cfg.Stream, timeout: cfg.Timeout, now: cfg.Now}
+	if cfg.Agent != "" {
+		c.okKey = runIDKey
 	}
-	return &client{rt: rt, tmpl: tmpl, stream: cfg.Stream, timeout: cfg.Timeout, now: cfg.Now}
+	if len(cfg.Keys) == 0 {
+		c.tmpls = []*http.Request{tmpl(cfg.APIKey)}
+	}
+	for _, k := range cfg.Keys {
+		c.tmpls = append(c.tmpls, tmpl(k.Key))
+	}
+	return c
 }
 
 // worker sends one request at a time; its buffers are reused from one
@@ -157,34 +174,42 @@ func (w *worker) stop() {
 // read or close the previous one after RoundTrip has returned.
 func newBody(b []byte) io.ReadCloser { return io.NopCloser(bytes.NewReader(b)) }
 
-// do sends body at now and reads the whole answer. Latency and TTFT are
+// do sends body with the API key of template key (an index into
+// client.tmpls) at now and reads the whole answer. Latency and TTFT are
 // measured from start, the scheduled start in the open loop; the timeout
 // runs from now. parent is the run's context: its cancellation makes the
-// outcome "canceled", not an error.
-func (w *worker) do(parent context.Context, body []byte, start, now time.Time) outcome {
+// outcome "canceled", not an error. Every outcome but a canceled one has
+// its latency set, however the request ended.
+func (w *worker) do(parent context.Context, key int, body []byte, start, now time.Time) outcome {
 	ctx := w.begin(parent, now)
-	o := w.send(ctx, body, start)
+	o := w.send(ctx, w.c.tmpls[key], body, start)
 	timedOut := w.end()
 	if o.err == nil {
+		if o.latency == 0 {
+			o.latency = w.c.now().Sub(start)
+		}
 		return o
 	}
 	switch {
 	case parent.Err() != nil:
 		return outcome{canceled: true}
 	case timedOut:
-		return outcome{class: ClassTimeout}
+		o = outcome{class: ClassTimeout}
 	case o.class == ClassStreamError:
 		// Whatever broke it, a stream that had started and did not finish.
-		return outcome{class: ClassStreamError}
+		o = outcome{class: ClassStreamError}
+	default:
+		o = outcome{class: classify(o.err, o.class)}
 	}
-	return outcome{class: classify(o.err, o.class)}
+	o.latency = w.c.now().Sub(start)
+	return o
 }
 
 // send does the request; a failure is returned as an outcome with err set
 // and class the fallback for errors classify cannot place.
-func (w *worker) send(ctx context.Context, body []byte, start time.Time) outcome {
+func (w *worker) send(ctx context.Context, tmpl *http.Request, body []byte, start time.Time) outcome {
 	w.cur = body
-	req := w.c.tmpl.WithContext(ctx)
+	req := tmpl.WithContext(ctx)
 	req.Body = newBody(body)
 	req.GetBody = w.getBody
 	req.ContentLength = int64(len(body))
@@ -197,25 +222,140 @@ func (w *worker) send(ctx context.Context, body []byte, start time.Time) outcome
 	if resp.StatusCode < 200 || resp.StatusCode > 299 {
 		// Read the error body so the connection can carry the next request.
 		w.discard(resp.Body)
-		return outcome{status: resp.StatusCode}
+		o := outcome{status: resp.StatusCode, latency: w.c.now().Sub(start)}
+		if o.status == http.StatusTooManyRequests {
+			o.retryAfter = retryAfter(resp.Header[hdrRetryAfter], w.c.now)
+		}
+		return o
 	}
+	degraded := degradedHeader(resp.Header)
 	if w.c.stream {
-		return w.readStream(resp.Body, start)
+		o := w.readStream(resp.Body, start)
+		if o.ok {
+			o.degraded = degraded
+		}
+		return o
 	}
 	if err := w.readAll(resp.Body); err != nil {
 		return outcome{err: err, class: ClassReset}
 	}
-	// A 2xx body that names "choices" is taken as a completion: decoding it
-	// would cost the generator more than the gateway spends on the request,
-	// and a proxy that mangles the JSON is caught by the client tests, not by
-	// a load run.
-	if !bytes.Contains(w.buf, choicesKey) {
+	// A 2xx body that names "choices" (or "run_id" for a run) is taken as
+	// an answer: decoding it would cost the generator more than the gateway
+	// spends on the request, and a proxy that mangles the JSON is caught by
+	// the client tests, not by a load run. The run status is found the same
+	// way.
+	if !bytes.Contains(w.buf, w.c.okKey) {
 		return outcome{class: ClassBadResponse}
 	}
-	return outcome{ok: true, latency: w.c.now().Sub(start)}
+	switch status := runStatus(w.buf); {
+	case bytes.Equal(status, statusFailed):
+		return outcome{class: ClassRunFailed, latency: w.c.now().Sub(start)}
+	case degraded == "" && bytes.Equal(status, statusDegraded):
+		degraded = ReasonRunStatus
+	}
+	return outcome{ok: true, latency: w.c.now().Sub(start), degraded: degraded}
 }
 
-var choicesKey = []byte(`"choices"`)
+var (
+	choicesKey     = []byte(`"choices"`)
+	runIDKey       = []byte(`"run_id"`)
+	statusKey      = []byte(`"status"`)
+	statusDegraded = []byte("degraded")
+	statusFailed   = []byte("failed")
+)
+
+// Response headers read by send, in canonical form so that reading them is
+// a plain map lookup.
+const (
+	// HeaderDegraded marks a degraded answer (shed, expired, over budget...);
+	// its value, the reason, is counted in LabelStats.DegradedReasons.
+	HeaderDegraded = "X-Floodgate-Degraded"
+	// HeaderRunStatus carries the run status of an agent answered through
+	// chat completions; "degraded" marks a degraded answer.
+	HeaderRunStatus = "X-Floodgate-Run-Status"
+	hdrRetryAfter   = "Retry-After"
+)
+
+// ReasonRunStatus is the degraded reason of an answer marked degraded by
+// its run status (HeaderRunStatus or the run API's "status") rather than
+// by HeaderDegraded.
+const ReasonRunStatus = "run_status"
+
+// maxReasonLen bounds a degraded reason as reported: the header comes from
+// the target, and the report should not hold whatever it sends.
+const maxReasonLen = 64
+
+// degradedHeader returns the degraded reason of an answer's headers, or ""
+// for a full answer.
+func degradedHeader(h http.Header) string {
+	if v := h[HeaderDegraded]; len(v) > 0 && v[0] != "" {
+		r := v[0]
+		if len(r) > maxReasonLen {
+			r = r[:maxReasonLen]
+		}
+		return r
+	}
+	if v := h[HeaderRunStatus]; len(v) > 0 && v[0] == "degraded" {
+		return ReasonRunStatus
+	}
+	return ""
+}
+
+// runStatus returns the value of the first "status" key of body that holds
+// a string, or nil: the run API's status, which precedes the nested
+// objects (whose statuses are numbers). It scans bytes: inside a JSON
+// string a quote is escaped, so `"status"` followed by a colon can only be
+// a key.
+func runStatus(body []byte) []byte {
+	for {
+		i := bytes.Index(body, statusKey)
+		if i < 0 {
+			return nil
+		}
+		body = body[i+len(statusKey):]
+		rest := bytes.TrimLeft(body, " \t\r\n")
+		if len(rest) == 0 || rest[0] != ':' {
+			continue
+		}
+		rest = bytes.TrimLeft(rest[1:], " \t\r\n")
+		if len(rest) == 0 || rest[0] != '"' {
+			continue
+		}
+		rest = rest[1:]
+		if j := bytes.IndexByte(rest, '"'); j >= 0 {
+			return rest[:j]
+		}
+		return nil
+	}
+}
+
+// maxRetryAfter bounds a Retry-After as reported; a longer one counts as
+// this.
+const maxRetryAfter = 24 * time.Hour
+
+// retryAfter returns the delay of a Retry-After header's values (seconds or
+// an HTTP date, read against now), or -1 when there is none or it is not
+// valid.
+func retryAfter(v []string, now func() time.Time) time.Duration {
+	if len(v) == 0 {
+		return -1
+	}
+	s := strings.TrimSpace(v[0])
+	if secs, err := strconv.ParseFloat(s, 64); err == nil {
+		switch {
+		case !(secs >= 0): // negative or NaN
+			return -1
+		case secs >= maxRetryAfter.Seconds():
+			return maxRetryAfter
+		}
+		return time.Duration(secs * float64(time.Second))
+	}
+	t, err := http.ParseTime(s)
+	if err != nil {
+		return -1
+	}
+	return min(max(t.Sub(now()), 0), maxRetryAfter)
+}
 
 // maxBody bounds a non-stream answer; a larger one is a bad response (and a
 // generator that would buffer it would run out of memory before the target).

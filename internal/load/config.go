@@ -29,13 +29,28 @@ var ErrConfig = errors.New("load: invalid config")
 // read, never modified, by Run, so one value may be reused for several runs.
 type Config struct {
 	// Target is the base URL up to and including /v1, e.g.
-	// http://127.0.0.1:8080/v1; requests go to Target + "/chat/completions".
-	// Required.
+	// http://127.0.0.1:8080/v1; requests go to Target + "/chat/completions",
+	// or to the agent run API when Agent is set. Required.
 	Target string
 	// APIKey is sent as "Authorization: Bearer APIKey" when not empty.
+	// Mutually exclusive with Keys.
 	APIKey string
+	// Keys, when not empty, is a mix of API keys (tenants or tiers): each
+	// start is given one of them, picked by weight from Seed and the
+	// start's sequence number alone, so the same Seed gives every start the
+	// same key. Report.Keys breaks the results down by key label, next to
+	// Report.Labels by scenario label. At most 64 keys; see Key for what
+	// each field accepts.
+	Keys []Key
+	// Agent, when set, sends the requests to the agent run API, POST
+	// Target + "/agents/{Agent}/runs", instead of chat completions: the
+	// default scenario then sends {"input": prompt}, and a 2xx answer
+	// counts as OK when it carries a "run_id" and its status is not
+	// "failed" (ClassRunFailed). Not with Stream: the run API streams
+	// events, not completion chunks.
+	Agent string
 	// Model is the model named in the default scenario's requests. Default
-	// "large". Ignored when Scenario is set.
+	// "large". Ignored when Scenario or Agent is set.
 	Model string
 	// Rate selects the open loop when > 0: requests per second started on a
 	// fixed schedule. 0 selects the closed loop.
@@ -63,7 +78,8 @@ type Config struct {
 	// A scheduled start that would exceed it is counted in Report.Dropped and
 	// not sent: queueing it would hide the overload.
 	MaxInFlight int
-	// Seed makes the default scenario's prompt set and order reproducible.
+	// Seed makes the default scenario's prompt set and order, and the key
+	// each start is given (Keys), reproducible.
 	Seed int64
 	// Scenario yields each request's body. Default: NewPromptSet over
 	// single-turn customer-service prompts built from Model, Stream,
@@ -89,7 +105,11 @@ func (c Config) normalized() (Config, *url.URL, error) {
 	if c.Target == "" {
 		return c, nil, fmt.Errorf("%w: target is empty", ErrConfig)
 	}
-	u, err := url.Parse(strings.TrimRight(c.Target, "/") + "/chat/completions")
+	path := "/chat/completions"
+	if c.Agent != "" {
+		path = "/agents/" + url.PathEscape(c.Agent) + "/runs"
+	}
+	u, err := url.Parse(strings.TrimRight(c.Target, "/") + path)
 	if err != nil {
 		return c, nil, fmt.Errorf("%w: target: %w", ErrConfig, err)
 	}
@@ -107,6 +127,13 @@ func (c Config) normalized() (Config, *url.URL, error) {
 		return c, nil, fmt.Errorf("%w: max tokens %d", ErrConfig, c.MaxTokens)
 	case c.MaxInFlight < 0:
 		return c, nil, fmt.Errorf("%w: max in flight %d", ErrConfig, c.MaxInFlight)
+	case c.APIKey != "" && len(c.Keys) > 0:
+		return c, nil, fmt.Errorf("%w: an API key and a key mix are mutually exclusive", ErrConfig)
+	case c.Agent != "" && c.Stream:
+		return c, nil, fmt.Errorf("%w: the agent run API is not streamed as chat completions are", ErrConfig)
+	}
+	if err := validateKeys(c.Keys); err != nil {
+		return c, nil, err
 	}
 	if c.Model == "" {
 		c.Model = DefaultModel
@@ -145,5 +172,5 @@ func (c *Config) scenario() Scenario {
 	if c.Scenario != nil {
 		return c.Scenario
 	}
-	return NewPromptSet(PromptOptions{Model: c.Model, Stream: c.Stream, MaxTokens: c.MaxTokens, Seed: c.Seed})
+	return NewPromptSet(PromptOptions{Model: c.Model, Stream: c.Stream, MaxTokens: c.MaxTokens, Seed: c.Seed, RunAPI: c.Agent != ""})
 }

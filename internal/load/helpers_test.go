@@ -136,15 +136,58 @@ func checkInvariants(t *testing.T, r *Report) {
 	if r.Errors == nil {
 		t.Error("Errors is nil")
 	}
-	var labelled int64
-	for _, l := range r.Labels {
-		labelled += l.Requests
+	var degraded int64
+	for _, s := range r.Timeline {
+		degraded += s.Degraded
 	}
-	if labelled != r.Requests {
-		t.Errorf("labels count %d requests, want %d", labelled, r.Requests)
+	if degraded != r.Degraded {
+		t.Errorf("timeline sums degraded %d, want %d", degraded, r.Degraded)
+	}
+	checkBreakdown(t, "labels", r, r.Labels)
+	if r.Keys != nil {
+		checkBreakdown(t, "keys", r, r.Keys)
 	}
 	p := r.Latency
 	if p.P50 > p.P90 || p.P90 > p.P95 || p.P95 > p.P99 || p.P99 > p.P999 || p.P999 > p.Max {
 		t.Errorf("percentiles not ordered: %+v", p)
+	}
+}
+
+// checkBreakdown asserts that a per-label breakdown adds up to the report's
+// totals and that each label adds up on its own.
+func checkBreakdown(t *testing.T, what string, r *Report, m map[string]LabelStats) {
+	t.Helper()
+	var req, ok, degraded, canceled int64
+	errs := map[string]int64{}
+	for name, l := range m {
+		req += l.Requests
+		ok += l.OK
+		degraded += l.Degraded
+		canceled += l.Canceled
+		var n int64
+		for k, v := range l.Errors {
+			errs[k] += v
+			n += v
+		}
+		var reasons int64
+		for _, v := range l.DegradedReasons {
+			reasons += v
+		}
+		switch {
+		case l.OK+n+l.Canceled != l.Requests:
+			t.Errorf("%s %s: ok %d + errors %d + canceled %d != requests %d", what, name, l.OK, n, l.Canceled, l.Requests)
+		case l.Degraded > l.OK || reasons != l.Degraded:
+			t.Errorf("%s %s: degraded %d, reasons %d, ok %d", what, name, l.Degraded, reasons, l.OK)
+		case l.Rejected != l.Errors["429"] || l.Timeouts != l.Errors[ClassTimeout]:
+			t.Errorf("%s %s: rejected %d timeouts %d, errors %v", what, name, l.Rejected, l.Timeouts, l.Errors)
+		case l.Latency.Count != l.OK || l.Wait.Count != l.Requests-l.Canceled:
+			t.Errorf("%s %s: latency count %d wait count %d, ok %d requests %d", what, name, l.Latency.Count, l.Wait.Count, l.OK, l.Requests)
+		case l.Wait.Max < l.Latency.Max:
+			t.Errorf("%s %s: wait max %.3f < latency max %.3f", what, name, l.Wait.Max, l.Latency.Max)
+		}
+	}
+	if req != r.Requests || ok != r.OK || degraded != r.Degraded || canceled != r.Canceled || !equalCounts(errs, r.Errors) {
+		t.Errorf("%s sum to requests %d ok %d degraded %d canceled %d errors %v; report %d %d %d %d %v",
+			what, req, ok, degraded, canceled, errs, r.Requests, r.OK, r.Degraded, r.Canceled, r.Errors)
 	}
 }

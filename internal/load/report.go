@@ -18,6 +18,7 @@ const (
 	ClassReset       = "reset"        // the connection broke before a complete answer
 	ClassStreamError = "stream_error" // a stream sent an error event or ended without [DONE]
 	ClassBadResponse = "bad_response" // a 2xx answer that is not a completion, or malformed HTTP
+	ClassRunFailed   = "run_failed"   // a 2xx answer whose run status is "failed"
 	ClassTransport   = "transport"    // any other client-side failure
 )
 
@@ -70,18 +71,69 @@ func usToMs(us int64) float64 { return float64(us) / 1e3 }
 // Config.Interval (one second by default) of the measured window.
 type Second struct {
 	// At is the end of the interval, from the start of the measured window.
-	At      Seconds `json:"t"`
-	OK      int64   `json:"ok"`
-	Errors  int64   `json:"errors"`
-	Dropped int64   `json:"dropped,omitempty"`
-	P50     float64 `json:"p50"` // ms, of the requests that succeeded in the interval
-	P99     float64 `json:"p99"` // ms
+	At       Seconds `json:"t"`
+	OK       int64   `json:"ok"`
+	Degraded int64   `json:"degraded,omitempty"` // of OK
+	Errors   int64   `json:"errors"`
+	Dropped  int64   `json:"dropped,omitempty"`
+	P50      float64 `json:"p50"` // ms, of the requests that succeeded in the interval
+	P99      float64 `json:"p99"` // ms
 }
 
-// LabelStats counts the requests of one Scenario label.
+// LabelStats breaks down the requests of one label: a Scenario label in
+// Report.Labels, a key label (tenant or tier) in Report.Keys.
+//
+// Requests = OK + the sum of Errors + Canceled. Rejected, ServerErrors and
+// Timeouts are parts of Errors pulled out for the questions an overload
+// test asks; Degraded is part of OK.
 type LabelStats struct {
-	Requests int64 `json:"requests"`
-	OK       int64 `json:"ok"`
+	// Weight is a key's normalised share of the requests (Config.Keys); 0
+	// for a scenario label.
+	Weight   float64 `json:"weight,omitempty"`
+	Requests int64   `json:"requests"`
+	// OK counts complete 2xx answers, degraded ones included.
+	OK int64 `json:"ok"`
+	// Degraded counts the OK answers marked degraded: a non-empty
+	// X-Floodgate-Degraded header, an X-Floodgate-Run-Status of
+	// "degraded", or a non-streamed body whose run "status" is
+	// "degraded". DegradedReasons counts them by the header's value
+	// (ReasonRunStatus for the other two; at most 16 reasons, the rest
+	// under "other").
+	Degraded        int64            `json:"degraded"`
+	DegradedReasons map[string]int64 `json:"degraded_reasons,omitempty"`
+	// Rejected counts 429 answers (Errors["429"]); RetryAfter describes
+	// the Retry-After they carried and RetryAfterMissing counts those
+	// without a valid one.
+	Rejected          int64            `json:"rejected"`
+	RetryAfter        *RetryAfterStats `json:"retry_after,omitempty"`
+	RetryAfterMissing int64            `json:"retry_after_missing,omitempty"`
+	// ServerErrors counts 5xx answers.
+	ServerErrors int64 `json:"server_errors"`
+	// Timeouts counts requests cut by the client at Config.Timeout
+	// (Errors["timeout"]): no answer at all, unlike a 504.
+	Timeouts int64 `json:"timeouts"`
+	Canceled int64 `json:"canceled,omitempty"`
+	// Errors counts the failed requests as Report.Errors does. Never nil
+	// in a report.
+	Errors map[string]int64 `json:"errors"`
+	// Latency covers the OK answers, degraded ones included, as
+	// Report.Latency does.
+	Latency Percentiles `json:"latency_ms"`
+	// Wait covers every request that ended, however it ended (OK,
+	// degraded, rejected, failed, or cut at the timeout): how long a
+	// client of this label waited for whatever it got. Its max is what to
+	// hold against a tier's deadline.
+	Wait Percentiles `json:"wait_ms"`
+}
+
+// RetryAfterStats describes the Retry-After values of 429 answers, in
+// seconds (an HTTP date is read as its distance from the answer; values
+// are capped at a day).
+type RetryAfterStats struct {
+	Count int64   `json:"count"`
+	Min   Seconds `json:"min_s"`
+	Max   Seconds `json:"max_s"`
+	Mean  Seconds `json:"mean_s"`
 }
 
 // Report is the result of one run. It is plain data, JSON-tagged, so that
@@ -107,6 +159,8 @@ type Report struct {
 
 	Requests int64 `json:"requests"`
 	OK       int64 `json:"ok"`
+	// Degraded counts the OK answers marked degraded (see LabelStats).
+	Degraded int64 `json:"degraded"`
 	Dropped  int64 `json:"dropped"`
 	Canceled int64 `json:"canceled,omitempty"`
 	// Errors counts failed requests by HTTP status ("429", "503") or by
@@ -118,7 +172,12 @@ type Report struct {
 	Latency Percentiles  `json:"latency_ms"`
 	TTFT    *Percentiles `json:"ttft_ms,omitempty"` // streams only
 
-	Labels   map[string]LabelStats `json:"labels,omitempty"`
+	// Labels breaks the requests down by Scenario label (LabelDefault for
+	// the empty one; past 64 labels, the rest under LabelOther).
+	Labels map[string]LabelStats `json:"labels,omitempty"`
+	// Keys breaks the requests down by Config.Keys label; nil without
+	// keys.
+	Keys     map[string]LabelStats `json:"keys,omitempty"`
 	Timeline []Second              `json:"timeline"`
 }
 
@@ -162,7 +221,7 @@ func (r *Report) Summary() string {
 	}
 	fmt.Fprintf(&b, "target      %s (%s%s)\n", r.Target, mode, stream)
 	fmt.Fprintf(&b, "duration    %.1fs%s\n", float64(r.Duration), interrupted)
-	fmt.Fprintf(&b, "requests    %d   ok %d   errors %d   dropped %d", r.Requests, r.OK, r.ErrorCount(), r.Dropped)
+	fmt.Fprintf(&b, "requests    %d   ok %d   degraded %d   errors %d   dropped %d", r.Requests, r.OK, r.Degraded, r.ErrorCount(), r.Dropped)
 	if r.Canceled > 0 {
 		fmt.Fprintf(&b, "   canceled %d", r.Canceled)
 	}
@@ -183,7 +242,42 @@ func (r *Report) Summary() string {
 	if r.TTFT != nil {
 		writePercentiles(&b, "ttft", *r.TTFT)
 	}
+	// One width for both tables, at least the one of the table above.
+	width := 10
+	for _, m := range []map[string]LabelStats{r.Keys, r.Labels} {
+		for k := range m {
+			width = max(width, len(k))
+		}
+	}
+	writeLabels(&b, width, "key", r.Keys)
+	writeLabels(&b, width, "label", r.Labels)
 	return b.String()
+}
+
+// writeLabels writes one line per label, sorted: the counts, then the wait
+// percentiles (every outcome; see LabelStats.Wait).
+func writeLabels(b *strings.Builder, width int, kind string, m map[string]LabelStats) {
+	if len(m) == 0 {
+		return
+	}
+	names := make([]string, 0, len(m))
+	for k := range m {
+		names = append(names, k)
+	}
+	slices.Sort(names)
+	fmt.Fprintf(b, "%-*s %8s %8s %8s %8s %8s %8s %8s | wait ms %9s %9s %9s %9s\n", width, kind,
+		"requests", "ok", "degraded", "429", "5xx", "timeout", "other", "p50", "p90", "p99", "max")
+	for _, k := range names {
+		l := m[k]
+		var errs int64
+		for _, n := range l.Errors {
+			errs += n
+		}
+		other := errs - l.Rejected - l.ServerErrors - l.Timeouts
+		fmt.Fprintf(b, "%-*s %8d %8d %8d %8d %8d %8d %8d |         %9.3f %9.3f %9.3f %9.3f\n", width, k,
+			l.Requests, l.OK, l.Degraded, l.Rejected, l.ServerErrors, l.Timeouts, other,
+			l.Wait.P50, l.Wait.P90, l.Wait.P99, l.Wait.Max)
+	}
 }
 
 func writePercentiles(b *strings.Builder, name string, p Percentiles) {

@@ -36,6 +36,7 @@ type run struct {
 	transport *http.Transport
 	client    *client
 	rec       *recorder
+	keys      *keyPicker    // nil without Config.Keys
 	seq       atomic.Uint64 // closed loop: next sequence number
 
 	workersMu sync.Mutex
@@ -58,7 +59,10 @@ func newRun(cfg Config) (*run, error) {
 		conns, shards = max(cfg.Concurrency, cfg.MaxInFlight), maxShards
 	}
 	tr := newTransport(conns, cfg.Timeout)
-	return &run{cfg: &cfg, transport: tr, client: newClient(&cfg, u, tr), rec: newRecorder(shards, cfg.Stream)}, nil
+	return &run{
+		cfg: &cfg, transport: tr, client: newClient(&cfg, u, tr),
+		rec: newRecorder(shards, cfg.Stream, cfg.Keys), keys: newKeyPicker(cfg.Keys, cfg.Seed),
+	}, nil
 }
 
 func (r *run) run(ctx context.Context) *Report {
@@ -212,14 +216,19 @@ func (r *run) newWorker(id int) *worker {
 // flight.
 func (r *run) exec(ctx context.Context, w *worker, seq uint64, start, now time.Time) {
 	req := r.cfg.Scenario.Next(w.id, seq)
+	key, tmpl := -1, 0
+	if r.keys != nil {
+		key = r.keys.pick(seq)
+		tmpl = key
+	}
 	measured := !start.Before(r.measureStart)
 	if measured {
 		r.rec.sent.Add(1)
 	}
-	o := w.do(ctx, req.Body, start, now)
+	o := w.do(ctx, tmpl, req.Body, start, now)
 	r.rec.inflight.Add(-1)
 	if measured {
-		w.shard.record(req.Label, &o)
+		w.shard.record(req.Label, key, &o)
 	}
 }
 

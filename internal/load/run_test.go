@@ -476,9 +476,13 @@ func TestCustomScenario(t *testing.T) {
 	if seen[string(bodies[0].Body)] != 5 || seen[string(bodies[1].Body)] != 5 || len(seen) != 2 {
 		t.Errorf("server saw %v", seen)
 	}
-	want := map[string]LabelStats{"a": {Requests: 5, OK: 5}, "b": {Requests: 5, OK: 5}}
-	if len(rep.Labels) != 2 || rep.Labels["a"] != want["a"] || rep.Labels["b"] != want["b"] {
-		t.Errorf("labels %v, want %v", rep.Labels, want)
+	for _, l := range []string{"a", "b"} {
+		if got := rep.Labels[l]; got.Requests != 5 || got.OK != 5 || got.Latency.Count != 5 || got.Wait.Count != 5 {
+			t.Errorf("label %s: %+v, want 5 requests, 5 ok", l, got)
+		}
+	}
+	if len(rep.Labels) != 2 {
+		t.Errorf("labels %v, want a and b", rep.Labels)
 	}
 }
 

@@ -61,12 +61,16 @@ type PromptOptions struct {
 	MaxTokens int    // sent as max_tokens when > 0
 	Seed      int64  // picks the prompts and their order
 	Count     int    // distinct prompts; default DefaultPromptCount
+	// RunAPI makes bodies for the agent run API, {"input": prompt}, instead
+	// of chat completions; Model, Stream and MaxTokens are then unused.
+	RunAPI bool
 }
 
 // PromptSet is the default Scenario: single-turn customer-service requests
 // (order status with order numbers from FirstOrderNumber upward, tracking,
-// returns, product questions, small talk), encoded once by NewPromptSet and
-// cycled in a fixed order. It is immutable and safe for concurrent use.
+// returns, product questions, small talk) as chat completions, or as agent
+// runs with PromptOptions.RunAPI, encoded once by NewPromptSet and cycled in
+// a fixed order. It is immutable and safe for concurrent use.
 type PromptSet struct {
 	reqs []Request
 }
@@ -92,7 +96,7 @@ func NewPromptSet(o PromptOptions) *PromptSet {
 	// Encode the request once around a placeholder user message and splice
 	// each prompt's JSON string into it: the same bytes json.Marshal would
 	// give for every prompt, at a fraction of the cost.
-	tmpl, err := json.Marshal(&llm.Request{
+	var v any = &llm.Request{
 		Model: o.Model,
 		Messages: []llm.Message{
 			{Role: llm.RoleSystem, Content: llm.Text(systemPrompt)},
@@ -101,7 +105,15 @@ func NewPromptSet(o PromptOptions) *PromptSet {
 		MaxTokens:     maxTokens,
 		Stream:        o.Stream,
 		StreamOptions: streamOpts,
-	})
+	}
+	if o.RunAPI {
+		// The agent has its own instructions; the run API takes the
+		// customer's words alone.
+		v = &struct {
+			Input string `json:"input"`
+		}{placeholder}
+	}
+	tmpl, err := json.Marshal(v)
 	if err != nil {
 		// Only strings and numbers go in; a failure here is a bug in llm.
 		panic(fmt.Sprintf("load: encode prompt: %v", err))

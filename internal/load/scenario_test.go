@@ -110,3 +110,30 @@ func TestPromptSetMatchesMarshal(t *testing.T) {
 		}
 	}
 }
+
+// TestPromptSetRunAPI checks the run API bodies: the same prompts as the
+// chat set of the same seed, as {"input": prompt} and nothing else, which
+// the gateway's strict decoder requires.
+func TestPromptSetRunAPI(t *testing.T) {
+	t.Parallel()
+	runs := NewPromptSet(PromptOptions{Seed: 4, Count: 200, RunAPI: true, Model: "ignored", Stream: true})
+	chats := NewPromptSet(PromptOptions{Seed: 4, Count: 200})
+	for i := range uint64(200) {
+		r, c := runs.Next(0, i), chats.Next(0, i)
+		var body struct {
+			Input string `json:"input"`
+		}
+		dec := json.NewDecoder(bytes.NewReader(r.Body))
+		dec.DisallowUnknownFields()
+		if err := dec.Decode(&body); err != nil {
+			t.Fatalf("body %d %s: %v", i, r.Body, err)
+		}
+		var req llm.Request
+		if err := json.Unmarshal(c.Body, &req); err != nil {
+			t.Fatal(err)
+		}
+		if body.Input != req.LastUserText() || r.Label != c.Label {
+			t.Fatalf("run %d: %q (%s), chat: %q (%s)", i, body.Input, r.Label, req.LastUserText(), c.Label)
+		}
+	}
+}
