@@ -31,6 +31,7 @@ func commands() []command {
 		{"load", "drive an OpenAI-compatible endpoint at a fixed rate or concurrency", runLoad},
 		{"config", "config check FILE: validate a configuration file", runConfig},
 		{"key", "key new | key hash KEY: make an API key, or print the hash a config stores", runKey},
+		{"rules", "rules test FILE: try a rules file on sample messages; rules default: print the demo rules", runRules},
 		{"version", "print the version", func(_ context.Context, _ []string, stdout, _ io.Writer) error {
 			_, err := fmt.Fprintln(stdout, "floodgate", version)
 			return err
