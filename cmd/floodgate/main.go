@@ -32,6 +32,7 @@ func commands() []command {
 		{"config", "config check FILE: validate a configuration file", runConfig},
 		{"key", "key new | key hash KEY: make an API key, or print the hash a config stores", runKey},
 		{"rules", "rules test FILE: try a rules file on sample messages; rules default: print the demo rules", runRules},
+		{"usage", "usage [--group-by agent|tenant|model|intent|hour…] [--from] [--to]: print a server's usage and cost breakdown", runUsage},
 		{"version", "print the version", func(_ context.Context, _ []string, stdout, _ io.Writer) error {
 			_, err := fmt.Fprintln(stdout, "floodgate", version)
 			return err
