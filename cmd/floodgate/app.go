@@ -261,6 +261,12 @@ func (a *app) startSim(e config.Endpoint) (*simEndpoint, error) {
 	// In the process the sims serve mostly agents, whose prompts never
 	// repeat, so their reply memo would hold memory for nothing.
 	sc := sim.Config{Seed: uint64(e.Sim.Seed), TimeScale: *e.Sim.TimeScale, MemoBytes: inProcessSimMemo}
+	if e.Sim.RPM > 0 {
+		sc.Models = sim.DefaultModels()
+		for i := range sc.Models {
+			sc.Models[i].RPM = e.Sim.RPM
+		}
+	}
 	if sc.TimeScale == 0 {
 		sc.TimeScale = sim.NoDelay
 	}

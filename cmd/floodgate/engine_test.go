@@ -26,7 +26,7 @@ import (
 // demoApp serves the embedded configuration, demo shop included, with its
 // sims at timeScale and never wandering (so that answers are the ones a
 // test expects), and its store and queue under dir, until stop.
-func demoApp(t *testing.T, dir string, timeScale float64, edit func(*config.Config)) (base string, stop func() error) {
+func demoApp(t testing.TB, dir string, timeScale float64, edit func(*config.Config)) (base string, stop func() error) {
 	t.Helper()
 	cfg, shopLn, err := demoConfig()
 	require.NoError(t, err)

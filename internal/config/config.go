@@ -155,6 +155,9 @@ type Sim struct {
 	// call after tool results (the post-mortem's tool loops). Default
 	// 0.07; 0 means never (nil means unset).
 	WanderRate *float64 `yaml:"wander_rate"`
+	// RPM caps each model's requests per minute (429 beyond, like a real
+	// provider's capacity); 0 = unlimited.
+	RPM int `yaml:"rpm"`
 }
 
 // Tier is what a class of tenants may do.

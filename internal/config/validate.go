@@ -104,6 +104,9 @@ func (c *Config) Validate() error {
 			if w := e.Sim.WanderRate; w != nil && (*w < 0 || *w > 1) {
 				bad(p+".sim.wander_rate", "must be between 0 and 1")
 			}
+			if e.Sim.RPM < 0 {
+				bad(p+".sim.rpm", "must not be negative")
+			}
 		default:
 			bad(p+".type", "want openai, azure or sim, got %q", e.Type)
 		}
