@@ -18,6 +18,7 @@ import (
 	"github.com/floodgate-dev/floodgate/internal/config"
 	"github.com/floodgate-dev/floodgate/internal/engine"
 	"github.com/floodgate-dev/floodgate/internal/gateway"
+	"github.com/floodgate-dev/floodgate/internal/ledger"
 	"github.com/floodgate-dev/floodgate/internal/monitor"
 	"github.com/floodgate-dev/floodgate/internal/provider"
 	"github.com/floodgate-dev/floodgate/internal/queue"
@@ -45,6 +46,7 @@ type app struct {
 	redis     *goredis.Client // nil without cluster.redis_url
 	limiter   *ratelimit.Limiter
 	admission *admission.Queue
+	ledger    *usageLedger // nil with usage.backend none
 
 	// The engine and what it runs on; nil when no agent is configured.
 	engine *engine.Engine
@@ -169,6 +171,9 @@ func newApp(cfg *config.Config, log *slog.Logger, shopLn net.Listener) (a *app, 
 	if err := a.startGuard(); err != nil {
 		return nil, err
 	}
+	if err := a.startLedger(); err != nil {
+		return nil, err
+	}
 	filter, err := a.newPromptFilter()
 	if err != nil {
 		return nil, fmt.Errorf("prompt_filter: %w", err)
@@ -178,6 +183,7 @@ func newApp(cfg *config.Config, log *slog.Logger, shopLn net.Listener) (a *app, 
 		Limiter:        a.limiter,
 		Admission:      a.admission,
 		Filter:         filter,
+		AdminKeys:      cfg.Gateway.AdminKeys,
 		ShedAnswer:     cfg.Admission.ShedAnswer,
 		MaxBodyBytes:   cfg.Gateway.MaxBodyBytes,
 		MaxJSONDepth:   cfg.Gateway.MaxJSONDepth,
@@ -202,11 +208,17 @@ func newApp(cfg *config.Config, log *slog.Logger, shopLn net.Listener) (a *app, 
 	if a.engine != nil {
 		gc.Agents = a.engine
 	}
+	if a.ledger != nil {
+		gc.Usage = a.ledger.publisher
+	}
 	a.gateway, err = gateway.New(gc, a.router)
 	if err != nil {
 		return nil, err
 	}
 	a.gateway.Handle("GET /metrics", a.metrics.Handler())
+	if a.ledger != nil {
+		a.gateway.HandleAdmin("GET /admin/usage", &ledger.Handler{Source: a.ledger.db, Logger: log})
+	}
 	return a, nil
 }
 
@@ -337,6 +349,9 @@ func (a *app) run(ctx context.Context, ln net.Listener) error {
 	bgCtx, stopBackground := context.WithCancel(context.Background())
 	defer stopBackground()
 	background, backgroundCtx := errgroup.WithContext(bgCtx)
+	if a.ledger != nil {
+		a.ledger.run(backgroundCtx, background)
+	}
 	if a.engine != nil {
 		background.Go(func() error { return a.worker.Run(backgroundCtx) })
 		background.Go(func() error { return a.tools.Run(backgroundCtx) })
@@ -369,6 +384,7 @@ func ignoreCanceled(err error) error {
 
 func (a *app) close() {
 	a.closeGuard()
+	a.ledger.close()
 	if a.queue != nil {
 		a.queue.Close()
 	}

@@ -47,6 +47,9 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 			key = newKey()
 		}
 		cfg.Tenants = append(cfg.Tenants, config.Tenant{ID: "demo", Tier: config.DefaultTier, Keys: []string{gateway.HashKey(key)}})
+		// The demo is one person's: their key also opens the operations
+		// API (/admin/usage).
+		cfg.Gateway.AdminKeys = append(cfg.Gateway.AdminKeys, gateway.HashKey(key))
 	}
 	if *listen != "" {
 		cfg.Listen = *listen

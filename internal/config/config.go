@@ -52,6 +52,9 @@ type Gateway struct {
 	DrainTimeout time.Duration `yaml:"drain_timeout"`
 	// RequestTimeout bounds one request end to end. Default 10m.
 	RequestTimeout time.Duration `yaml:"request_timeout"`
+	// AdminKeys are the SHA-256 hashes of the keys of the operations API
+	// (/admin/...), as tenants' keys are written.
+	AdminKeys []string `yaml:"admin_keys"`
 }
 
 // Router holds failover and ejection policy.

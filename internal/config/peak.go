@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"net/url"
 	"slices"
+	"strings"
 	"time"
 )
 
@@ -103,13 +104,17 @@ type PromptFilter struct {
 
 // Usage configures the usage ledger.
 type Usage struct {
-	// Backend is sqlite (default) or postgres.
+	// Backend is sqlite (default), postgres, or none (no ledger; usage is
+	// still counted in the Prometheus metrics).
 	Backend string `yaml:"backend"`
 	// Path of the SQLite file. Default "floodgate-data/usage.db".
 	Path string `yaml:"path"`
 	// PostgresDSN for the postgres backend.
 	PostgresDSN string `yaml:"postgres_dsn"`
 }
+
+// UsageNone turns the usage ledger off.
+const UsageNone = "none"
 
 // Prompt-filter actions.
 const (
@@ -242,6 +247,11 @@ func (c *Config) validatePeak(bad func(path, format string, args ...any), models
 	if c.Cluster.HeartbeatTTL < 100*time.Millisecond {
 		bad("cluster.heartbeat_ttl", "must be at least 100ms")
 	}
+	for i, k := range c.Gateway.AdminKeys {
+		if !hashPattern.MatchString(strings.TrimPrefix(k, "sha256:")) {
+			bad(fmt.Sprintf("gateway.admin_keys[%d]", i), "want the key's SHA-256 as 64 lower-case hex digits (`floodgate key hash` prints it)")
+		}
+	}
 	if c.Admission.MaxConcurrent < 1 {
 		bad("admission.max_concurrent", "must be at least 1")
 	}
@@ -258,13 +268,13 @@ func (c *Config) validatePeak(bad func(path, format string, args ...any), models
 		bad("prompt_filter.guard_model", "unknown model %q", g)
 	}
 	switch c.Usage.Backend {
-	case StoreSQLite:
+	case StoreSQLite, UsageNone:
 	case StorePostgres:
 		if c.Usage.PostgresDSN == "" {
 			bad("usage.postgres_dsn", "required with backend postgres")
 		}
 	default:
-		bad("usage.backend", "want sqlite or postgres, got %q", c.Usage.Backend)
+		bad("usage.backend", "want sqlite, postgres or none, got %q", c.Usage.Backend)
 	}
 }
 

@@ -112,6 +112,10 @@ func (s *Server) chat(x *exchange, r *http.Request) {
 	}
 	s.chooseModel(x, id, req, soft)
 	p.price = s.catalog.price(req.Model)
+	if s.cfg.Usage != nil {
+		start := s.cfg.Now()
+		defer func() { s.recordChat(x, id, start, usage, p.price.Cost(usage)) }()
+	}
 	if s.cfg.UpstreamTime != nil {
 		ctx, x.upstream = s.cfg.UpstreamTime(ctx)
 	}

@@ -70,6 +70,12 @@ type Config struct {
 	// Limiter enforces the tiers' and tenants' rate limits and spend
 	// budgets. Nil: none are enforced.
 	Limiter Limiter
+	// AdminKeys are the hex SHA-256 digests of the keys of the operations
+	// API (routes mounted with HandleAdmin). None: those routes answer 401.
+	AdminKeys []string
+	// Usage receives one usage record per plain chat completion (agent
+	// runs record their own). Nil: none.
+	Usage UsageRecorder
 	// Filter is the prompt-injection filter applied to user input before
 	// anything else runs. Nil: no filter.
 	Filter PromptFilter

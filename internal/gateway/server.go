@@ -54,6 +54,7 @@ type Server struct {
 	ready    readiness // nil when the Backend cannot tell
 	log      *slog.Logger
 	keys     map[[sha256.Size]byte]*Identity
+	admins   map[[sha256.Size]byte]struct{}
 	catalog  *catalog
 	extra    *http.ServeMux
 	handler  http.Handler
@@ -92,6 +93,14 @@ func New(cfg Config, backend Backend) (*Server, error) {
 	s.ready, _ = backend.(readiness)
 	if err := s.compileTenants(); err != nil {
 		return nil, fmt.Errorf("gateway: %w", err)
+	}
+	s.admins = make(map[[sha256.Size]byte]struct{}, len(cfg.AdminKeys))
+	for _, h := range cfg.AdminKeys {
+		sum, err := parseKeyHash(h)
+		if err != nil {
+			return nil, fmt.Errorf("gateway: admin key: %w", err)
+		}
+		s.admins[sum] = struct{}{}
 	}
 	var seed [10]byte
 	_, _ = rand.Read(seed[:]) // never fails (crypto/rand panics instead)

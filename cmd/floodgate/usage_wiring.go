@@ -1,0 +1,76 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+
+	"github.com/floodgate-dev/floodgate/internal/config"
+	"github.com/floodgate-dev/floodgate/internal/ledger"
+)
+
+// usageLedger is the usage ledger as serve runs it: records published off
+// the request path to Q2, and a writer from Q2 into the database.
+type usageLedger struct {
+	db        *ledger.DB
+	publisher *ledger.Publisher
+	writer    *ledger.Writer
+}
+
+// startLedger opens the ledger's database and builds its publisher and
+// writer on the app's queue (opening Q2 when the engine has not).
+func (a *app) startLedger() error {
+	uc := a.cfg.Usage
+	if uc.Backend == config.UsageNone {
+		return nil
+	}
+	ctx := context.Background()
+	if a.queue == nil {
+		var err error
+		if a.queue, err = openQueue(ctx, a.cfg.Queue); err != nil {
+			return err
+		}
+	}
+	if err := a.queue.EnsureStream(ctx, ledger.StreamConfig()); err != nil {
+		return err
+	}
+	lc := ledger.Config{Logger: a.log}
+	if uc.Backend == config.StorePostgres {
+		lc.PostgresDSN = uc.PostgresDSN
+	} else {
+		lc.Path = uc.Path
+		if dir := filepath.Dir(uc.Path); dir != "." {
+			if err := os.MkdirAll(dir, 0o750); err != nil {
+				return fmt.Errorf("usage: %w", err)
+			}
+		}
+	}
+	db, err := ledger.Open(ctx, lc)
+	if err != nil {
+		return fmt.Errorf("usage: %w", err)
+	}
+	l := &usageLedger{db: db}
+	a.ledger = l
+	m, err := ledger.NewMetrics(a.metrics.Registry())
+	if err != nil {
+		return err
+	}
+	if l.publisher, err = ledger.NewPublisher(a.queue, ledger.PublisherConfig{Observer: m}); err != nil {
+		return err
+	}
+	l.writer, err = ledger.NewWriter(a.queue, db, ledger.WriterConfig{Observer: m})
+	return err
+}
+
+// run runs the publisher and the writer until ctx is done.
+func (l *usageLedger) run(ctx context.Context, g interface{ Go(func() error) }) {
+	g.Go(func() error { return l.publisher.Run(ctx) })
+	g.Go(func() error { return l.writer.Run(ctx) })
+}
+
+func (l *usageLedger) close() {
+	if l != nil && l.db != nil {
+		l.db.Close()
+	}
+}
