@@ -40,6 +40,9 @@ func (a *app) startGuard() error {
 	if a.limiter, err = ratelimit.New(rc); err != nil {
 		return err
 	}
+	if c.Nodes > 1 {
+		a.limiter.SetNodes(c.Nodes)
+	}
 	am, err := admission.NewMetrics(a.metrics.Registry())
 	if err != nil {
 		return err

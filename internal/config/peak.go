@@ -71,9 +71,12 @@ type Cluster struct {
 	Secret string `yaml:"secret"`
 	// HeartbeatTTL is how long a silent node stays a member. Default 3s.
 	HeartbeatTTL time.Duration `yaml:"heartbeat_ttl"`
-	// FailOpen keeps serving with local limits when Redis is unreachable
-	// (default true); false refuses requests with 503 instead.
-	FailOpen *bool `yaml:"fail_open"`
+	// Nodes is how many nodes share the limits. While Redis is
+	// unreachable (fail open: requests go on under local limits) each
+	// node enforces 1/Nodes of every limit, so that the
+	// cluster as a whole stays near it. With advertise_url the ring's live
+	// member count replaces it. Default 1.
+	Nodes int `yaml:"nodes"`
 }
 
 // Admission configures Q1, each node's queue in front of execution.
@@ -130,10 +133,6 @@ func (c *Config) setPeakDefaults() {
 	}
 	if c.Cluster.HeartbeatTTL == 0 {
 		c.Cluster.HeartbeatTTL = 3 * time.Second
-	}
-	if c.Cluster.FailOpen == nil {
-		t := true
-		c.Cluster.FailOpen = &t
 	}
 	if c.Admission.MaxConcurrent == 0 {
 		c.Admission.MaxConcurrent = 4096
@@ -243,6 +242,9 @@ func (c *Config) validatePeak(bad func(path, format string, args ...any), models
 		if len(c.Cluster.Secret) < 16 {
 			bad("cluster.secret", "required with advertise_url, at least 16 characters")
 		}
+	}
+	if c.Cluster.Nodes < 0 {
+		bad("cluster.nodes", "must not be negative")
 	}
 	if c.Cluster.HeartbeatTTL < 100*time.Millisecond {
 		bad("cluster.heartbeat_ttl", "must be at least 100ms")

@@ -56,7 +56,6 @@ func TestPeakConfig(t *testing.T) {
 	assert.Equal(t, 100, ten.Limits.RequestsPerMinute)
 	assert.Equal(t, "flag", ten.PromptFilter)
 	assert.Equal(t, "fg:", c.Cluster.Prefix)
-	assert.True(t, *c.Cluster.FailOpen)
 	assert.Equal(t, 4096, c.Admission.MaxConcurrent)
 	assert.Equal(t, 16384, c.Admission.MaxQueue)
 	assert.Equal(t, FilterBlock, c.PromptFilter.Action)
