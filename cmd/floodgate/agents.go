@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 
 	"github.com/floodgate-dev/floodgate/internal/config"
+	"github.com/floodgate-dev/floodgate/internal/ctxwindow"
 	"github.com/floodgate-dev/floodgate/internal/engine"
 	"github.com/floodgate-dev/floodgate/internal/queue"
 	"github.com/floodgate-dev/floodgate/internal/store/postgres"
@@ -23,7 +24,9 @@ const (
 	streamRuns     = "FLOODGATE_RUNS"
 	streamUsage    = "FLOODGATE_USAGE"
 	streamFeedback = "FLOODGATE_FEEDBACK"
+	streamSummary  = "FLOODGATE_SUMMARIES"
 	durableRuns    = "floodgate-runs"
+	durableSummary = "floodgate-summaries"
 	// runDeliveries is both the consumer's MaxDeliver and the engine's
 	// RunAttempts, so the engine records a run as failed on its last try.
 	runDeliveries = 5
@@ -69,6 +72,7 @@ func openQueue(ctx context.Context, c config.Queue) (*queue.Queue, error) {
 		{Name: streamRuns, Subjects: []string{engine.SubjectRuns}, WorkQueue: true},
 		{Name: streamUsage, Subjects: []string{engine.SubjectUsage}},
 		{Name: streamFeedback, Subjects: []string{engine.SubjectFeedback}},
+		{Name: streamSummary, Subjects: []string{engine.SubjectSummaries}, WorkQueue: true},
 	} {
 		if err := q.EnsureStream(ctx, sc); err != nil {
 			q.Close()
@@ -116,10 +120,28 @@ func engineAgents(cfg *config.Config) []engine.Agent {
 			Limits: engine.Limits{
 				MaxToolCalls: a.Limits.MaxToolCalls, MaxTurns: a.Limits.MaxTurns, Deadline: a.Limits.Deadline,
 			},
-			Context: engine.ContextPolicy{
-				RecentTurns: a.Context.RecentTurns, MaxTokens: a.Context.MaxTokens, SummaryTokens: a.Context.SummaryTokens,
-			},
+			Context: contextPolicy(a.Context),
 		})
 	}
 	return agents
+}
+
+// contextPolicy turns an agent's configured context policy into the
+// engine's. Nil lists stay nil: they mean the built-in defaults.
+func contextPolicy(c config.ContextPolicy) engine.ContextPolicy {
+	p := engine.ContextPolicy{
+		RecentTurns: c.RecentTurns, MaxTokens: c.MaxTokens, SummaryTokens: c.SummaryTokens,
+		ContextLimit: c.ContextLimit, ReplyTokens: c.ReplyTokens, MaxPendingTurns: c.MaxPendingTurns,
+		Facts: ctxwindow.FactsPolicy{Max: c.Facts.Max, Builtins: c.Facts.Builtins},
+	}
+	for _, pt := range c.Facts.Patterns {
+		p.Facts.Patterns = append(p.Facts.Patterns, ctxwindow.Pattern{Kind: pt.Kind, Regexp: pt.Regexp})
+	}
+	if c.Facts.ToolFields != nil {
+		p.Facts.ToolFields = make([]ctxwindow.ToolField, 0, len(c.Facts.ToolFields))
+		for _, f := range c.Facts.ToolFields {
+			p.Facts.ToolFields = append(p.Facts.ToolFields, ctxwindow.ToolField{Field: f.Field, Kind: f.Kind})
+		}
+	}
+	return p
 }

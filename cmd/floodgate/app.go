@@ -16,6 +16,7 @@ import (
 
 	"github.com/floodgate-dev/floodgate/internal/admission"
 	"github.com/floodgate-dev/floodgate/internal/config"
+	"github.com/floodgate-dev/floodgate/internal/ctxwindow"
 	"github.com/floodgate-dev/floodgate/internal/engine"
 	"github.com/floodgate-dev/floodgate/internal/gateway"
 	"github.com/floodgate-dev/floodgate/internal/ledger"
@@ -54,6 +55,8 @@ type app struct {
 	queue  *queue.Queue
 	tools  *tool.Registry
 	worker *queue.Worker
+	// summaries folds conversations' older turns into their summaries.
+	summaries *queue.Worker
 }
 
 // simEndpoint is a sim endpoint of the configuration.
@@ -236,16 +239,18 @@ func (a *app) startEngine() error {
 	if a.tools, err = newRegistry(a.cfg, a.metrics); err != nil {
 		return err
 	}
+	cm := ctxwindow.NewMetrics(a.metrics.Registry())
 	a.engine, err = engine.New(engine.Config{
-		Agents:        engineAgents(a.cfg),
-		Model:         a.router,
-		Sessions:      a.store,
-		Tools:         a.tools,
-		Publisher:     a.queue,
-		WebhookSecret: []byte(a.cfg.Async.WebhookSecret),
-		RunAttempts:   runDeliveries,
-		Observer:      a.metrics,
-		Logger:        a.log,
+		ContextObserver: cm,
+		Agents:          engineAgents(a.cfg),
+		Model:           a.router,
+		Sessions:        a.store,
+		Tools:           a.tools,
+		Publisher:       a.queue,
+		WebhookSecret:   []byte(a.cfg.Async.WebhookSecret),
+		RunAttempts:     runDeliveries,
+		Observer:        a.metrics,
+		Logger:          a.log,
 	})
 	if err != nil {
 		return err
@@ -255,6 +260,17 @@ func (a *app) startEngine() error {
 		MaxDeliver: runDeliveries,
 	}, func(ctx context.Context, m queue.Msg) error {
 		return a.engine.HandleRunMessage(ctx, m.Data(), m.Deliveries())
+	})
+	if err != nil {
+		return err
+	}
+	// Summaries are folded by whichever node's worker takes the job, never
+	// on the request path.
+	a.summaries, err = a.queue.Worker(queue.ConsumerConfig{
+		Stream: streamSummary, Durable: durableSummary, FilterSubject: engine.SubjectSummaries,
+		MaxDeliver: runDeliveries,
+	}, func(ctx context.Context, m queue.Msg) error {
+		return a.engine.HandleSummaryMessage(ctx, m.Data(), m.Deliveries())
 	})
 	return err
 }
@@ -354,6 +370,7 @@ func (a *app) run(ctx context.Context, ln net.Listener) error {
 	}
 	if a.engine != nil {
 		background.Go(func() error { return a.worker.Run(backgroundCtx) })
+		background.Go(func() error { return a.summaries.Run(backgroundCtx) })
 		background.Go(func() error { return a.tools.Run(backgroundCtx) })
 		if r, ok := a.store.(reaper); ok {
 			background.Go(func() error { return r.Run(backgroundCtx) })

@@ -43,14 +43,81 @@ type AgentLimits struct {
 	Deadline time.Duration `yaml:"deadline"`
 }
 
-// ContextPolicy says what of a conversation goes into each model call.
+// ContextPolicy says what of a conversation goes into each model call:
+// the newest turns within a token budget, a running summary of older
+// turns written by the simple model off the request path, and the pinned
+// facts (order numbers, amounts, …) that no summary may lose.
 type ContextPolicy struct {
-	// RecentTurns kept in full. Default 10.
+	// RecentTurns is the most turns a model call sees. Default 10.
 	RecentTurns int `yaml:"recent_turns"`
-	// MaxTokens is the prompt budget. Default 3000.
+	// MaxTokens is the prompt budget of one model call (system prompt,
+	// facts, summary, tools, history and the turn so far): older turns lose
+	// their tool calls, then go, to stay within it. Default 3000.
 	MaxTokens int `yaml:"max_tokens"`
 	// SummaryTokens caps the running summary of older turns. Default 500.
 	SummaryTokens int `yaml:"summary_tokens"`
+	// ContextLimit is the model's context window in tokens: no request is
+	// built over ContextLimit-ReplyTokens. Default 128000.
+	ContextLimit int `yaml:"context_limit"`
+	// ReplyTokens are kept free for the reply. Default 4096 (a quarter of
+	// context_limit when that is smaller).
+	ReplyTokens int `yaml:"reply_tokens"`
+	// MaxPendingTurns bounds the un-summarised turns a request loads when
+	// summaries lag behind. At least recent_turns. Default 50.
+	MaxPendingTurns int `yaml:"max_pending_turns"`
+	// Facts configures the pinned facts.
+	Facts FactsPolicy `yaml:"facts"`
+}
+
+// Built-in fact kinds, the extractors a FactsPolicy may list.
+const (
+	FactOrderNumber    = "order_number"
+	FactTrackingNumber = "tracking_number"
+	FactAmount         = "amount"
+	FactDate           = "date"
+	FactEmail          = "email"
+	FactPhone          = "phone"
+	FactSKU            = "sku"
+)
+
+// BuiltinFacts are the built-in fact kinds.
+var BuiltinFacts = []string{FactEmail, FactDate, FactAmount, FactSKU, FactTrackingNumber, FactPhone, FactOrderNumber}
+
+// FactsPolicy says which facts of a conversation are pinned.
+type FactsPolicy struct {
+	// Max bounds the pinned facts of a session; the least recently
+	// mentioned go first. Default 64.
+	Max int `yaml:"max"`
+	// Builtins are the built-in extractors run over user messages (see
+	// BuiltinFacts). Absent: all of them; [] none.
+	Builtins []string `yaml:"builtins"`
+	// Patterns are the agent's own extractors, run over user messages
+	// before the built-ins.
+	Patterns []FactPattern `yaml:"patterns"`
+	// ToolFields are fields of tool results whose values are pinned.
+	// Absent: order_id and order_number (order_number), tracking_number,
+	// return_id (return_number) and refund_amount (amount); [] none.
+	ToolFields []FactField `yaml:"tool_fields"`
+}
+
+// FactPattern extracts facts of one kind with a regular expression (RE2
+// syntax); the first capturing group is the fact when there is one, else
+// the whole match.
+type FactPattern struct {
+	// Kind names the facts: [a-z][a-z0-9_]{0,31}.
+	Kind string `yaml:"kind"`
+	// Regexp is the expression. It must not match the empty string.
+	Regexp string `yaml:"regexp"`
+}
+
+// FactField pins the values of a field of tool results, found at any
+// depth; a number of an amount kind ("amount" or ending in "_amount") is
+// pinned with its object's "currency".
+type FactField struct {
+	// Field is the JSON key.
+	Field string `yaml:"field"`
+	// Kind names the facts: [a-z][a-z0-9_]{0,31}.
+	Kind string `yaml:"kind"`
 }
 
 // Tool types.

@@ -336,6 +336,7 @@ func (c *Config) setDefaults() {
 		if a.Context.SummaryTokens == 0 {
 			a.Context.SummaryTokens = 500
 		}
+		defaultContext(&a.Context)
 	}
 	for i := range c.Tools {
 		t := &c.Tools[i]

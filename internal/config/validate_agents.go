@@ -129,6 +129,7 @@ func (c *Config) validateAgents(bad func(path, format string, args ...any)) {
 		if cp.RecentTurns < 1 || cp.MaxTokens < 1 || cp.SummaryTokens < 1 {
 			bad(p+".context", "recent_turns, max_tokens and summary_tokens must be positive")
 		}
+		validateContext(p+".context", &cp, bad)
 	}
 
 	switch c.Sessions.Backend {

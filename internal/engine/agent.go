@@ -2,10 +2,12 @@ package engine
 
 import (
 	"fmt"
+	"log/slog"
 	"slices"
 	"strings"
 	"time"
 
+	"github.com/floodgate-dev/floodgate/internal/ctxwindow"
 	"github.com/floodgate-dev/floodgate/internal/llm"
 	"github.com/floodgate-dev/floodgate/internal/tool"
 )
@@ -21,8 +23,12 @@ const (
 	// DefaultDeadline bounds one run's wall-clock time.
 	DefaultDeadline = 60 * time.Second
 	// DefaultRecentTurns is how many of the newest turns of a session go
-	// into the prompt in full.
-	DefaultRecentTurns = 10
+	// into the prompt.
+	DefaultRecentTurns = ctxwindow.DefaultRecentTurns
+	// DefaultMaxTokens is the prompt budget of one model call.
+	DefaultMaxTokens = ctxwindow.DefaultMaxTokens
+	// DefaultSummaryTokens caps a session's running summary.
+	DefaultSummaryTokens = ctxwindow.DefaultSummaryTokens
 )
 
 // UserStateTool is the engine's built-in tool that lets an agent record a
@@ -47,9 +53,9 @@ type Agent struct {
 	Instructions string
 	// Model is the model every call of the agent uses. Required.
 	Model string
-	// SimpleModel is the model for simple intents. Empty means Model. The
-	// engine does not choose between them yet (the cost-routing issue
-	// will); it is carried so that configuration is complete.
+	// SimpleModel is the model for simple intents, and the small model
+	// that writes the running summary of the agent's conversations. Empty
+	// means Model.
 	SimpleModel string
 	// Tools the agent may call: names in the tool registry (including the
 	// built-in escalate_to_human), UserStateTool, or "mcp:SERVER" for every
@@ -80,18 +86,12 @@ type Limits struct {
 	Deadline time.Duration
 }
 
-// ContextPolicy says what of a conversation goes into each model call.
-type ContextPolicy struct {
-	// RecentTurns is how many of the newest turns go into the prompt in
-	// full. Zero means DefaultRecentTurns (10).
-	RecentTurns int
-	// MaxTokens is the prompt budget, for the context-window issue; not
-	// used by the engine yet.
-	MaxTokens int
-	// SummaryTokens caps the running summary, for the context-window
-	// issue; not used by the engine yet.
-	SummaryTokens int
-}
+// ContextPolicy says what of a conversation goes into each model call:
+// the newest RecentTurns turns within MaxTokens, the running summary of
+// older turns (capped at SummaryTokens), the session's pinned facts, and
+// never more than ContextLimit-ReplyTokens. See ctxwindow.Policy for each
+// field and its default.
+type ContextPolicy = ctxwindow.Policy
 
 // agent is an Agent compiled by New: what a run needs, precomputed.
 type agent struct {
@@ -110,6 +110,8 @@ type agent struct {
 	// system is the constant head of the system prompt: the instructions
 	// and the tool-data notice.
 	system string
+	// ctx applies the agent's context policy.
+	ctx *ctxwindow.Manager
 }
 
 func (a *agent) canHandoff(to string) bool { return slices.Contains(a.Handoffs, to) }
@@ -132,7 +134,9 @@ func validAgentName(s string) bool {
 // compileAgents validates the agents and every reference between them and
 // to the tools, and compiles them. hasTool says whether the registry knows
 // a tool name; users whether shared user state is available.
-func compileAgents(list []Agent, hasTool func(string) bool, users bool) (map[string]*agent, []string, error) {
+//
+// obs and log go to the agents' context managers.
+func compileAgents(list []Agent, hasTool func(string) bool, users bool, obs ctxwindow.Observer, log *slog.Logger) (map[string]*agent, []string, error) {
 	if len(list) == 0 {
 		return nil, nil, fmt.Errorf("%w: no agents", ErrInvalidConfig)
 	}
@@ -146,7 +150,7 @@ func compileAgents(list []Agent, hasTool func(string) bool, users bool) (map[str
 			return nil, nil, fmt.Errorf("%w: agent %q defined twice", ErrInvalidConfig, ag.Name)
 		case ag.Model == "":
 			return nil, nil, fmt.Errorf("%w: agent %q: no model", ErrInvalidConfig, ag.Name)
-		case ag.Limits.MaxToolCalls < 0 || ag.Limits.MaxTurns < 0 || ag.Limits.Deadline < 0 || ag.Context.RecentTurns < 0:
+		case ag.Limits.MaxToolCalls < 0 || ag.Limits.MaxTurns < 0 || ag.Limits.Deadline < 0:
 			return nil, nil, fmt.Errorf("%w: agent %q: negative limit", ErrInvalidConfig, ag.Name)
 		}
 		ag.Tools = slices.Clone(ag.Tools)
@@ -155,8 +159,13 @@ func compileAgents(list []Agent, hasTool func(string) bool, users bool) (map[str
 		setDefault(&ag.Limits.MaxToolCalls, DefaultMaxToolCalls)
 		setDefault(&ag.Limits.MaxTurns, DefaultMaxTurns)
 		setDefault(&ag.Limits.Deadline, DefaultDeadline)
-		setDefault(&ag.Context.RecentTurns, DefaultRecentTurns)
-		a := &agent{Agent: ag}
+		mgr, err := ctxwindow.New(ctxwindow.Config{Agent: ag.Name, Model: ag.Model, SummaryModel: ag.SimpleModel,
+			Policy: ag.Context, Observer: obs, Logger: log})
+		if err != nil {
+			return nil, nil, fmt.Errorf("%w: agent %q: context: %w", ErrInvalidConfig, ag.Name, err)
+		}
+		ag.Context = mgr.Policy()
+		a := &agent{Agent: ag, ctx: mgr}
 		seen := map[string]bool{}
 		for _, t := range ag.Tools {
 			if seen[t] {

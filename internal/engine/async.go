@@ -22,10 +22,14 @@ const (
 // RunSubject returns the subject async runs of tenant are published on:
 // "runs." and the tenant id, its bytes outside [A-Za-z0-9_-] written as
 // %XX so that no tenant id can add subject tokens or wildcards.
-func RunSubject(tenant string) string {
+func RunSubject(tenant string) string { return tenantSubject(subjectRunsPrefix, tenant) }
+
+// tenantSubject returns prefix and the tenant id, its bytes outside
+// [A-Za-z0-9_-] written as %XX.
+func tenantSubject(prefix, tenant string) string {
 	var b strings.Builder
-	b.Grow(len(subjectRunsPrefix) + len(tenant))
-	b.WriteString(subjectRunsPrefix)
+	b.Grow(len(prefix) + len(tenant))
+	b.WriteString(prefix)
 	for i := 0; i < len(tenant); i++ {
 		c := tenant[i]
 		if 'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || c == '_' || c == '-' {

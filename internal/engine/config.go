@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"time"
 
+	"github.com/floodgate-dev/floodgate/internal/ctxwindow"
 	"github.com/floodgate-dev/floodgate/internal/llm"
 	"github.com/floodgate-dev/floodgate/internal/store"
 	"github.com/floodgate-dev/floodgate/internal/tool"
@@ -133,7 +134,9 @@ type Config struct {
 
 	// Model answers every model call. Required.
 	Model Model
-	// Sessions keeps the conversations. Required.
+	// Sessions keeps the conversations. Required. When it also implements
+	// ctxwindow.SummaryStore (every store backend does), sessions keep a
+	// running summary and pinned facts.
 	Sessions Sessions
 	// Leases serialises the turns of a session. Nil means Sessions, which
 	// must then implement Leases.
@@ -148,9 +151,11 @@ type Config struct {
 	// Tools resolves the agents' tools and governs their use. Required
 	// when an agent lists a tool other than UserStateTool.
 	Tools Tools
-	// Publisher publishes async runs (subject RunSubject(tenant)) and one
-	// usage record per run (subject SubjectUsage). Nil disables async runs
-	// and usage records.
+	// Publisher publishes async runs (subject RunSubject(tenant)), one
+	// usage record per run (subject SubjectUsage) and summary jobs
+	// (subject SummarySubject(tenant)). Nil disables async runs, usage
+	// records and summaries (windows then hold what the budget allows of
+	// the newest turns, and facts are still pinned from the turns loaded).
 	Publisher Publisher
 
 	// HandoffFilter, if not nil, filters the conversation the receiving
@@ -196,6 +201,11 @@ type Config struct {
 	// Observer, if not nil, is told about runs, model calls, budget
 	// exhaustion, handoffs, lease waits and the engine's overhead.
 	Observer Observer
+	// ContextObserver, if not nil, is told about context management: its
+	// overhead per turn, summary jobs and facts found unreachable after a
+	// summary (ctxwindow.Metrics implements it). Nil means Observer, if it
+	// implements ctxwindow.Observer.
+	ContextObserver ctxwindow.Observer
 	// Now is the clock. Nil means time.Now.
 	Now func() time.Time
 	// NewID returns a new unique id for runs and sessions (the engine

@@ -6,11 +6,13 @@
 //
 // Run takes one user message for a session. It takes the session's writer
 // lease (a second turn of the same session waits for the first; it never
-// aborts it), renews it while the turn runs, loads the newest turns
-// (Agent.Context.RecentTurns) and builds the prompt: the agent's
-// instructions, the notice that tool results are data (tool.DataNotice),
-// the user's shared state, and notes about tools that are unavailable or
-// a budget that is spent; then the recent turns and the new message. It
+// aborts it), renews it while the turn runs, loads the session's summary,
+// pinned facts and the turns stored after the summary, and builds each
+// model call's prompt with the agent's ctxwindow.Manager (see "Context"
+// below): the agent's instructions, the notice that tool results are data
+// (tool.DataNotice), the facts block and the summary, the user's shared
+// state, and notes about tools that are unavailable or a budget that is
+// spent; then the newest turns that fit and the turn so far. It
 // calls the model (streaming when asked, emitting message.delta events)
 // until the model answers without tool calls. Tool calls go to a
 // tool.Runner, which enforces the per-request budget, the run-local cache,
@@ -31,6 +33,25 @@
 // message with tool calls, every tool result and the answer. Its ID is the
 // RunID, so a retried run is never stored twice, and a RunID the session
 // already has is answered from the stored turn without running.
+//
+// # Context
+//
+// Each agent's Context policy (ctxwindow.Policy) bounds every model call:
+// at most RecentTurns stored turns within MaxTokens (older turns lose
+// their tool calls, then go), never a tool result without its call, never
+// more than ContextLimit-ReplyTokens (a turn that cannot fit fails with a
+// context_length_exceeded error before anything is sent). Once a turn is
+// stored, the turns that left the window are due for the running summary:
+// the run publishes a summary job on SummarySubject(tenant) and returns;
+// HandleSummaryMessage, run by any node's Q2 worker, has the agent's
+// SimpleModel fold them into the summary (capped at SummaryTokens) and
+// pins their facts. A run never waits for a summary: it uses the latest
+// one and every turn stored after it. The session's pinned facts (order
+// numbers, amounts, emails, … from user messages and configured tool
+// result fields) go into every call ahead of the summary, so that no
+// summary can lose them; Session shows them. Without a Publisher, or with
+// a store that keeps no summaries, windows hold the newest turns within
+// the budget and facts are still pinned from the turns loaded.
 //
 // # Which agent answers
 //
@@ -67,9 +88,10 @@
 // # Memory
 //
 // The engine keeps nothing per session or per user between runs: sessions,
-// user state and run records live in the store, so an idle conversation
-// costs the process nothing. An in-flight run holds the loaded window of
-// turns, the messages of its turn and a lease renewal timer (not a
-// goroutine), which is what lets thousands of runs wait on the model at
-// once.
+// summaries, pinned facts, user state and run records live in the store,
+// so an idle conversation costs the process nothing. An in-flight run
+// holds the turns after the summary (at most MaxPendingTurns), its facts,
+// the messages of its turn and a lease renewal timer (not a goroutine),
+// which is what lets thousands of runs wait on the model at once. The
+// process-wide caches of token counts and extracted facts are bounded.
 package engine

@@ -10,6 +10,7 @@ import (
 	"slices"
 	"time"
 
+	"github.com/floodgate-dev/floodgate/internal/ctxwindow"
 	"github.com/floodgate-dev/floodgate/internal/llm"
 	"github.com/floodgate-dev/floodgate/internal/store"
 	"github.com/floodgate-dev/floodgate/internal/tool"
@@ -25,9 +26,10 @@ type Engine struct {
 	model     Model
 	sessions  Sessions
 	leases    Leases
-	users     Users // may be nil
-	runs      Runs  // may be nil
-	tools     Tools // may be nil
+	users     Users                  // may be nil
+	runs      Runs                   // may be nil
+	summaries ctxwindow.SummaryStore // may be nil
+	tools     Tools                  // may be nil
 	pub       Publisher
 	obs       Observer
 	log       *slog.Logger
@@ -101,8 +103,17 @@ func New(cfg Config) (*Engine, error) {
 		_, ok := e.tools.Get(name)
 		return ok
 	}
+	e.summaries, _ = cfg.Sessions.(ctxwindow.SummaryStore)
+	e.log = cfg.Logger
+	if e.log == nil {
+		e.log = slog.Default()
+	}
+	cobs := cfg.ContextObserver
+	if cobs == nil {
+		cobs, _ = cfg.Observer.(ctxwindow.Observer)
+	}
 	var err error
-	e.agents, e.names, err = compileAgents(cfg.Agents, hasTool, e.users != nil)
+	e.agents, e.names, err = compileAgents(cfg.Agents, hasTool, e.users != nil, cobs, e.log)
 	if err != nil {
 		return nil, err
 	}
@@ -149,10 +160,6 @@ func New(cfg Config) (*Engine, error) {
 	if e.newID == nil {
 		e.newID = randomID
 	}
-	e.log = cfg.Logger
-	if e.log == nil {
-		e.log = slog.Default()
-	}
 	if e.obs == nil {
 		e.obs = nopObserver{}
 	}
@@ -163,13 +170,16 @@ func New(cfg Config) (*Engine, error) {
 // the caller's.
 func (e *Engine) Agents() []string { return slices.Clone(e.names) }
 
-// Session returns a tenant's session with all its turns; store.ErrNotFound
+// Session returns a tenant's session with all its turns, its running
+// summary and, in Facts, the pinned facts its next request would see (a
+// JSON array of ctxwindow.Fact, nil when none); store.ErrNotFound
 // (wrapped) when there is none.
 func (e *Engine) Session(ctx context.Context, tenant, id string) (*store.Session, error) {
 	s, err := e.sessions.Load(ctx, tenant, id, 0)
 	if err != nil {
 		return nil, fmt.Errorf("load session: %w", err)
 	}
+	e.sessionFacts(s)
 	return s, nil
 }
 

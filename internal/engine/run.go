@@ -9,6 +9,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/floodgate-dev/floodgate/internal/ctxwindow"
 	"github.com/floodgate-dev/floodgate/internal/llm"
 	"github.com/floodgate-dev/floodgate/internal/router"
 	"github.com/floodgate-dev/floodgate/internal/store"
@@ -109,7 +110,7 @@ type run struct {
 	runner *tool.Runner
 	// noTools is set when a handoff left no tool budget, so that the
 	// agent answering now has no Runner.
-	noTools   bool
+	noTools bool
 
 	lease   store.Lease
 	renewer *renewer
@@ -119,12 +120,15 @@ type run struct {
 	user        string
 	userState   json.RawMessage
 	userVersion int64  // of userState; 0 when the user has none
-	sysBase     string // agent.system plus the user state
+	sysBase     string // agent.system, the context blocks and the user state
 
-	prompt  []llm.Message // system, history, this turn so far
-	turn    []llm.Message // what this turn adds to the session
-	tools   []llm.Tool    // reused per model call
-	mreq    llm.Request   // reused per model call
+	blocks  string           // the facts block and the summary, for the system prompt
+	window  []llm.Message    // the last model call's messages; its array is reused
+	win     ctxwindow.Window // the last model call's window
+	marks   []handoffMark    // handoffs of this run, when a HandoffFilter is set
+	turn    []llm.Message    // what this turn adds to the session
+	tools   []llm.Tool       // reused per model call
+	mreq    llm.Request      // reused per model call
 	trace   router.Trace
 	orders  []string // order numbers seen in tool-call arguments
 	res     Result
@@ -132,6 +136,14 @@ type run struct {
 	turnsUp bool // MaxTurns cut the run short
 
 	modelTime, toolTime, waitTime time.Duration
+	ctxTime                       time.Duration // spent on facts and windows
+}
+
+// handoffMark is a handoff of the run: the filter hides from agent to what
+// came before turn[at].
+type handoffMark struct {
+	from, to string
+	at       int
 }
 
 func (r *run) emit(ev Event) {
@@ -175,7 +187,7 @@ func (r *run) run(parent context.Context, newSession bool) (*Result, error) {
 		return nil, r.ctxErr(parent, ctx, err)
 	}
 	r.newRunner(ctx, r.entry.Limits.MaxToolCalls)
-	r.buildPrompt()
+	r.prepareContext()
 	ctx = router.WithTrace(ctx, &r.trace)
 	r.emit(Event{Type: EventRunStarted, Data: &RunStarted{RunID: q.RunID, SessionID: q.SessionID, Agent: r.agent.Name}})
 
@@ -227,7 +239,7 @@ func (r *run) open(ctx context.Context, newSession bool, lose context.CancelCaus
 	r.renewer = startRenewer(e.leases, lease, e.leaseTTL, func(err error) { lose(err) })
 
 	if !newSession {
-		r.sess, err = e.sessions.Load(ctx, q.Tenant, q.SessionID, r.entry.Context.RecentTurns)
+		r.sess, err = r.load(ctx)
 		if err == nil {
 			return nil
 		}
@@ -240,11 +252,22 @@ func (r *run) open(ctx context.Context, newSession bool, lose context.CancelCaus
 	}
 	if r.sess == nil {
 		// Someone created it between our load and create.
-		if r.sess, err = e.sessions.Load(ctx, q.Tenant, q.SessionID, r.entry.Context.RecentTurns); err != nil {
+		if r.sess, err = r.load(ctx); err != nil {
 			return fmt.Errorf("load session: %w", err)
 		}
 	}
 	return nil
+}
+
+// load reads the session with the turns its window may need: every turn
+// after the summary (the newest MaxPendingTurns of them when summaries
+// lag), or, from a store without summaries, the newest RecentTurns.
+func (r *run) load(ctx context.Context) (*store.Session, error) {
+	q, p := r.req, &r.entry.Context
+	if s := r.e.summaries; s != nil {
+		return s.LoadSince(ctx, q.Tenant, q.SessionID, -1, p.MaxPendingTurns)
+	}
+	return r.e.sessions.Load(ctx, q.Tenant, q.SessionID, p.RecentTurns)
 }
 
 // create creates the run's session, remembering it as loaded.
@@ -327,32 +350,35 @@ func (r *run) remaining() int {
 	return r.runner.Remaining()
 }
 
-// buildPrompt lays out the prompt: the system message (rewritten before
-// each call), the recent turns and the new user message.
-func (r *run) buildPrompt() {
-	n := 2
-	for i := range r.sess.Turns {
-		n += len(r.sess.Turns[i].Messages)
-	}
-	r.prompt = make([]llm.Message, 1, n+8)
-	for i := range r.sess.Turns {
-		r.prompt = append(r.prompt, r.sess.Turns[i].Messages...)
-	}
+// prepareContext starts the turn with the user's message and works out
+// what the system prompt carries of the conversation: the session's
+// pinned facts (those stored with the summary, those of the turns after
+// it and those of the new message) and the summary.
+func (r *run) prepareContext() {
+	t0 := r.e.now()
+	m := r.agent.ctx
 	r.turn = make([]llm.Message, 0, 8)
 	r.add(llm.Message{Role: llm.RoleUser, Content: llm.Text(r.req.Input)})
+	f, err := m.Facts(r.sess.Facts, r.sess.Summary.UpToSeq, r.sess.Turns)
+	if err != nil {
+		r.e.log.Warn("session facts unreadable", "tenant", r.req.Tenant, "session", r.req.SessionID, "err", err)
+	}
+	m.Mention(f, r.turn, r.sess.TurnCount+1)
+	m.BoundFacts(f)
+	r.blocks = ctxwindow.Blocks(f, r.sess.Summary.Text)
 	r.setSystem()
+	r.ctxTime += r.e.now().Sub(t0)
 }
 
-// add appends m to the turn and the prompt.
+// add appends m to the turn.
 func (r *run) add(m ...llm.Message) {
 	r.turn = append(r.turn, m...)
-	r.prompt = append(r.prompt, m...)
 }
 
 // setSystem recomputes the constant part of the system prompt after the
 // agent or the user state changed.
 func (r *run) setSystem() {
-	r.sysBase = r.agent.system
+	r.sysBase = joinNonEmpty(r.agent.system, r.blocks)
 	if len(r.userState) > 0 && string(r.userState) != "null" && string(r.userState) != "{}" {
 		r.sysBase = joinNonEmpty(r.sysBase, "What we know about this user: "+string(r.userState))
 	}
@@ -427,16 +453,22 @@ func (r *run) call(ctx context.Context, tools []llm.Tool, notes []string) (*llm.
 	if len(notes) > 0 {
 		sys = joinNonEmpty(append([]string{sys}, notes...)...)
 	}
-	r.prompt[0] = llm.Message{Role: llm.RoleSystem, Content: llm.Text(sys)}
-	r.mreq = llm.Request{Model: r.agent.Model, Messages: r.prompt}
+	t0 := e.now()
+	w, err := r.buildWindow(sys, tools)
+	r.ctxTime += e.now().Sub(t0)
+	if err != nil {
+		return nil, &llm.Error{Kind: llm.KindInvalidRequest, Status: 400, Code: "context_length_exceeded", Param: "messages",
+			Message: "This turn does not fit the model's context window, even without the conversation's history."}
+	}
+	r.win, r.window = w, w.Messages
+	r.mreq = llm.Request{Model: r.agent.Model, Messages: w.Messages}
 	if len(tools) > 0 {
 		r.mreq.Tools = tools
 	}
 	r.trace = router.Trace{Attempts: r.trace.Attempts[:0]}
 
-	t0 := e.now()
+	t0 = e.now()
 	var resp *llm.Response
-	var err error
 	if r.req.Stream {
 		resp, err = r.stream(ctx, &r.mreq)
 	} else {
@@ -609,9 +641,8 @@ func (r *run) handoff(ctx context.Context, to, reason string) {
 	r.agent = next
 	r.newRunner(ctx, left)
 	r.setSystem()
-	if f := r.e.filter; f != nil {
-		kept := f(from.Name, to, r.prompt[1:])
-		r.prompt = append(r.prompt[:1:1], kept...)
+	if r.e.filter != nil {
+		r.marks = append(r.marks, handoffMark{from: from.Name, to: to, at: len(r.turn)})
 	}
 }
 
@@ -665,6 +696,7 @@ func (r *run) finish(ctx context.Context, output string) (*Result, error) {
 		}
 	}
 	r.release(ctx)
+	r.queueSummary(pctx, seq)
 	r.touchUser(pctx)
 	r.done(pctx)
 	return res, nil
@@ -680,6 +712,7 @@ func (r *run) done(ctx context.Context) {
 	if n := res.ModelCalls; n > 0 {
 		own := total - r.modelTime - r.toolTime - r.waitTime
 		e.obs.Overhead(r.entry.Name, max(own, 0)/time.Duration(n))
+		r.entry.ctx.Observer().Overhead(r.entry.Name, r.ctxTime)
 	}
 	r.publishUsage(ctx, total)
 }

@@ -16,8 +16,12 @@
 // of a second to load). Counting runs BPE over a regexp2 pre-tokeniser, which
 // is slow, so every Counter keeps a bounded cache from text to count: load
 // tests and agents resend the same system prompts, tool declarations and
-// history turns on every call. A text not seen before is counted word by
-// word through the same cache, which is exact because both encodings'
-// pre-tokenisers split before every space-led word, and turns a new
-// message made of known words into a few dozen lookups.
+// history turns on every call. A text not seen before is counted piece by
+// piece through the same cache, which is exact because both encodings'
+// pre-tokenisers split before every space-led word and around every run of
+// digits, and turns a new message made of known words into a few dozen
+// lookups; digit runs are counted without encoding (a token per three
+// digits). A new tool result (JSON whose keys repeat and whose values are
+// mostly numbers) thus costs lookups rather than BPE, which keeps counting
+// a turn O(new tokens) with a small constant.
 package tokenizer

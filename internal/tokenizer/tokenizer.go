@@ -148,9 +148,10 @@ func (c *Counter) Load() error {
 
 // Count returns the number of tokens of text. Special-token markers such as
 // "<|endoftext|>" are counted as ordinary text, as an API counts user
-// content. Text is counted word by word through the cache, which is exact;
-// runs of more than 128 bytes without a space are counted in slices, which
-// is not (see maxWord). If the encoding cannot be loaded (it is embedded,
+// content. Text is counted piece by piece (words, and the runs between
+// digits and other characters; see splitPoint) through the cache, which is
+// exact; pieces of more than 128 bytes are counted in slices, which is not
+// (see maxWord). If the encoding cannot be loaded (it is embedded,
 // so this means a broken build) Count falls back to one token per four
 // bytes.
 func (c *Counter) Count(text string) int {
@@ -161,36 +162,66 @@ func (c *Counter) Count(text string) int {
 	if n, ok := c.cache.get(h); ok {
 		return n
 	}
+	// A new text is mostly words seen before: count it piece by piece,
+	// each piece from the cache. See splitPoint for why the sum is exact.
 	var n int
-	if len(text) <= splitMin {
-		n = c.countWord(text)
-	} else {
-		// A new text is mostly words seen before: count it word by word,
-		// each word from the cache. See splitPoint for why the sum is exact.
-		start := 0
-		for i := 1; i < len(text); i++ {
-			if splitPoint(text, i) {
-				n += c.countWord(text[start:i])
-				start = i
-			}
+	start := 0
+	for i := 1; i < len(text); i++ {
+		if splitPoint(text, i) {
+			n += c.countWord(text[start:i])
+			start = i
 		}
+	}
+	if start == 0 {
+		n = c.countWordHashed(text, h)
+	} else {
 		n += c.countWord(text[start:])
 	}
 	c.cache.put(h, n)
 	return n
 }
 
-// splitMin is the length up to which a text is encoded whole.
-const splitMin = 24
-
-// splitPoint reports whether i, in text, is before a space followed by a
-// printable ASCII character. Both encodings' pre-tokenisers start a new
-// chunk there (no chunk has a space inside except leading spaces and
-// whitespace runs, and a whitespace run stops before the space that leads
-// the next word), and BPE never merges across chunks; so the token count of
-// a text is the sum of the counts of the pieces between such points.
+// splitPoint reports whether i, in text, is a point where both encodings'
+// pre-tokenisers start a new chunk whatever surrounds it, and BPE never
+// merges across chunks; so the token count of a text is the sum of the
+// counts of the pieces between such points. Two kinds qualify:
+//
+//   - before a space followed by a printable ASCII character: no chunk has
+//     a space inside except leading spaces and whitespace runs, and a
+//     whitespace run stops before the space that leads the next word;
+//   - between an ASCII digit and an ASCII letter or punctuation mark (in
+//     either order): digits only ever form chunks of their own (\p{N}{1,3}),
+//     and no other chunk takes a digit. Whitespace next to a digit is left
+//     alone, since a whitespace run's chunks depend on what follows it.
+//
+// The second kind makes JSON, identifiers and numbers cheap: in a new tool
+// result the keys and punctuation between numbers are pieces seen before,
+// and numbers are counted without encoding (see countWord).
 func splitPoint(text string, i int) bool {
-	return text[i] == ' ' && i+1 < len(text) && text[i+1] > ' ' && text[i+1] < 0x7f
+	c, p := text[i], text[i-1]
+	if c == ' ' {
+		return i+1 < len(text) && text[i+1] > ' ' && text[i+1] < 0x7f
+	}
+	if c >= 0x80 || p >= 0x80 || isDigit(c) == isDigit(p) {
+		return false
+	}
+	other := c
+	if isDigit(c) {
+		other = p
+	}
+	return other > ' ' && other < 0x7f
+}
+
+func isDigit(c byte) bool { return c >= '0' && c <= '9' }
+
+// allDigits reports whether w is a non-empty run of ASCII digits.
+func allDigits(w string) bool {
+	for i := 0; i < len(w); i++ {
+		if !isDigit(w[i]) {
+			return false
+		}
+	}
+	return w != ""
 }
 
 // maxWord bounds the bytes encoded in one go. tiktoken-go's BPE is
@@ -201,7 +232,19 @@ func splitPoint(text string, i int) bool {
 const maxWord = 128
 
 func (c *Counter) countWord(w string) int {
-	h := c.cache.hash(w)
+	if allDigits(w) {
+		// Both encodings split digit runs into chunks of three and have a
+		// token for every one to three digits (TestDigitRuns checks it).
+		return (len(w) + 2) / 3
+	}
+	return c.countWordHashed(w, c.cache.hash(w))
+}
+
+// countWordHashed is countWord for a piece whose hash is h.
+func (c *Counter) countWordHashed(w string, h uint64) int {
+	if allDigits(w) {
+		return (len(w) + 2) / 3
+	}
 	if n, ok := c.cache.get(h); ok {
 		return n
 	}

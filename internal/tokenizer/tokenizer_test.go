@@ -294,3 +294,37 @@ func TestCountWordwiseExact(t *testing.T) {
 		}
 	}
 }
+
+// TestDigitRuns checks what countWord's digit fast path rests on: both
+// encodings have one token for every string of one to three digits, and
+// split longer runs into threes.
+func TestDigitRuns(t *testing.T) {
+	for _, c := range []*Counter{For("gpt-4o"), For("gpt-4")} {
+		for n := range 1000 {
+			for _, s := range []string{strconv.Itoa(n), fmt.Sprintf("%02d", n%100), fmt.Sprintf("%03d", n)} {
+				require.Equal(t, 1, c.countUncached(s), "%s: %q", c.Encoding(), s)
+			}
+		}
+		for _, s := range []string{"100123", "1234567", "12345678901234567890", "0000"} {
+			assert.Equal(t, c.countUncached(s), c.Count(s), "%s: %q", c.Encoding(), s)
+		}
+	}
+}
+
+// TestCountJSONExact checks piecewise counting against encoding the whole
+// text on tool results and arguments, where digits split the pieces.
+func TestCountJSONExact(t *testing.T) {
+	texts := []string{
+		`{"order_id":"100123"}`,
+		`{"type":"tool_result","tool":"get_order_status","data":{"order_id":100123,"status":"in_transit","placed_at":"2026-11-02",` +
+			`"items":[{"sku":"AUD-10001","name":"Wireless Headphones Pro","quantity":1,"price":129.90}],"total":129.90,"currency":"EUR",` +
+			`"shipment":{"carrier":"UPS","tracking_number":"1Z999AA10123456784","eta":"2026-12-01"}},"is_error":false,"truncated":false}`,
+		"abc123def 45,6.7e8 x9 9x ''12's 3rd v1.2.3 +49 30 1234567 (555) 123-4567 €42.50 42,50€ 1Z999AA1\n12\t34  56",
+		"  12   34\n\n56\r\n78 ",
+	}
+	for _, c := range []*Counter{For("gpt-4o"), For("gpt-4")} {
+		for _, s := range texts {
+			assert.Equal(t, c.countUncached(s), c.Count(s), "%s: %q", c.Encoding(), s)
+		}
+	}
+}

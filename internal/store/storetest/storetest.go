@@ -62,6 +62,7 @@ func Run(t *testing.T, open func(t *testing.T) Backend) {
 		{"AcquireCancel", testAcquireCancel},
 		{"ConcurrentTurns", func(t *testing.T, b Backend) { concurrentTurns(t, b, b) }},
 		{"Summary", testSummary},
+		{"SummaryBesideWriter", testSummaryBesideWriter},
 		{"SetState", testSetState},
 		{"UserState", testUserState},
 		{"UserConcurrent", testUserConcurrent},
@@ -865,6 +866,41 @@ func testSummary(t *testing.T, b Backend) {
 	want := store.Summary{Text: "asked twice", UpToSeq: 4, Version: 2}
 	if s.Summary != want || string(s.Facts) != string(facts) || s.Version != 7 {
 		t.Fatalf("session summary %+v facts %s version %d; want %+v %s 7", s.Summary, s.Facts, s.Version, want, facts)
+	}
+}
+
+// testSummaryBesideWriter is what context windows rely on: a summary
+// worker writes the summary and pinned facts without the lease while a
+// turn holds it, the turn's writes go on, and the facts come back byte for
+// byte (they are opaque JSON with non-ASCII text). LoadSince(-1, n) then
+// reads the turns after the summary.
+func testSummaryBesideWriter(t *testing.T, b Backend) {
+	ctx := t.Context()
+	mustCreate(t, b, "t1", "s1")
+	l := mustAcquire(t, b, "t1", "s1", "turn", 10*time.Second)
+	for i := 1; i <= 3; i++ {
+		if _, _, err := b.AppendTurn(ctx, "t1", "s1", l, Turn("turn-"+strconv.Itoa(i), "support")); err != nil {
+			t.Fatalf("AppendTurn %d: %v", i, err)
+		}
+	}
+	facts := json.RawMessage(`[{"kind":"amount","value":"€42.50","key":"EUR 42.50","first_turn":1,"last_turn":3,"source":"user"}]`)
+	if v, err := b.SetSummary(ctx, "t1", "s1", 0, store.Summary{Text: "paid €42.50", UpToSeq: 2}, facts); err != nil || v != 1 {
+		t.Fatalf("SetSummary while a writer holds the lease = %d, %v; want 1, nil", v, err)
+	}
+	seq, _, err := b.AppendTurn(ctx, "t1", "s1", l, Turn("turn-4", "support"))
+	if err != nil || seq != 4 {
+		t.Fatalf("AppendTurn after a summary = %d, %v; want 4, nil", seq, err)
+	}
+	if err := b.Release(ctx, l); err != nil {
+		t.Fatalf("Release: %v", err)
+	}
+	s, err := b.LoadSince(ctx, "t1", "s1", -1, 10)
+	if err != nil {
+		t.Fatalf("LoadSince: %v", err)
+	}
+	if got := seqs(s.Turns); !slices.Equal(got, []int64{3, 4}) || string(s.Facts) != string(facts) ||
+		s.Summary != (store.Summary{Text: "paid €42.50", UpToSeq: 2, Version: 1}) || s.TurnCount != 4 {
+		t.Fatalf("LoadSince(-1) = turns %v facts %s summary %+v count %d", got, s.Facts, s.Summary, s.TurnCount)
 	}
 }
 
