@@ -202,6 +202,10 @@ type Tenant struct {
 	// digits, optionally prefixed "sha256:". Keys never appear in clear.
 	// `floodgate key hash` prints the hash of a key.
 	Keys []string `yaml:"keys"`
+	// KeyExpiry maps some of Keys (the same hash) to the time from which
+	// they are refused, e.g. {"sha256:…": 2027-01-01T00:00:00Z}, for key
+	// rotation.
+	KeyExpiry map[string]time.Time `yaml:"key_expiry"`
 	// Limits override the tier's rate limits for this tenant.
 	Limits *TierLimits `yaml:"limits"`
 	// Budget caps the tenant's spend.

@@ -210,6 +210,11 @@ func (c *Config) validatePeak(bad func(path, format string, args ...any), models
 	}
 	for i, t := range c.Tenants {
 		p := fmt.Sprintf("tenants[%d]", i)
+		for h := range t.KeyExpiry {
+			if !slices.Contains(t.Keys, h) {
+				bad(p+".key_expiry", "%q is not one of the tenant's keys (write it as in keys)", h)
+			}
+		}
 		if t.Limits != nil {
 			checkLimits(p+".limits", *t.Limits)
 		}

@@ -73,6 +73,7 @@ func TestPeakConfigErrors(t *testing.T) {
 		{"short secret", "secret: 0123456789abcdef0123", "secret: short", "cluster.secret"},
 		{"bad redis url", "redis://127.0.0.1:6379/0", "http://127.0.0.1:6379", "cluster.redis_url"},
 		{"negative budget", "daily: 5.5", "daily: -1", "tenants[0].budget"},
+		{"expiry of a foreign key", "prompt_filter: flag", "prompt_filter: flag\n    key_expiry: {\"sha256:" + strings.Repeat("b", 64) + "\": 2027-01-01T00:00:00Z}", "tenants[0].key_expiry"},
 		{"unknown key in limits", "limits: {requests_per_minute: 100}", "limits: {rpm: 100}", "unknown key"},
 	}
 	for _, tt := range tests {

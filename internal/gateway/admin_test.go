@@ -5,6 +5,7 @@ import (
 	"net/http"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -80,4 +81,25 @@ func TestChatUsageRecorded(t *testing.T) {
 	require.Equal(t, http.StatusServiceUnavailable, w.Code)
 	require.Len(t, rec.recs, 2)
 	assert.Equal(t, ledger.StatusError, rec.recs[1].Status)
+}
+
+func TestExpiredKey(t *testing.T) {
+	cfg := testConfig()
+	now := time.Date(2026, 12, 4, 12, 0, 0, 0, time.UTC)
+	cfg.Now = func() time.Time { return now }
+	cfg.Tenants[0].KeyExpiry = map[string]time.Time{HashKey(keyStandard): now.Add(time.Hour)}
+	h := newServer(t, cfg, &fakeBackend{}).Handler()
+	require.Equal(t, http.StatusOK, call(h, "POST", "/v1/chat/completions", keyStandard, chatBody("")).Code)
+
+	now = now.Add(time.Hour)
+	w := call(h, "POST", "/v1/chat/completions", keyStandard, chatBody(""))
+	require.Equal(t, http.StatusUnauthorized, w.Code)
+	e := errorBody(t, w)
+	assert.Equal(t, "invalid_api_key", *e.Code)
+	assert.Contains(t, e.Message, "expired")
+	assert.Equal(t, http.StatusOK, call(h, "POST", "/v1/chat/completions", keyPro, chatBody("")).Code, "other tenants' keys are unaffected")
+
+	cfg.Tenants[0].KeyExpiry = map[string]time.Time{HashKey(keyPro): now}
+	_, err := New(cfg, &fakeBackend{})
+	assert.ErrorContains(t, err, "not one of its keys")
 }

@@ -44,6 +44,8 @@ var (
 		Message: "You didn't provide an API key. You need to provide your API key in an Authorization header using Bearer auth (i.e. Authorization: Bearer YOUR_KEY), or in an api-key header."}
 	errInvalidKey = &llm.Error{Kind: llm.KindAuth, Type: llm.TypeInvalidRequest, Code: "invalid_api_key",
 		Message: "Incorrect API key provided."}
+	errExpiredKey = &llm.Error{Kind: llm.KindAuth, Type: llm.TypeInvalidRequest, Code: "invalid_api_key",
+		Message: "The API key provided has expired."}
 )
 
 // apiKey returns the key of "Authorization: Bearer <key>" or, as Azure
@@ -79,6 +81,11 @@ func (s *Server) authenticate(r *http.Request) (*Identity, *llm.Error) {
 	id, ok := s.keys[sum]
 	if !ok {
 		return nil, errInvalidKey
+	}
+	if len(s.expiry) > 0 {
+		if at, ok := s.expiry[sum]; ok && !s.cfg.Now().Before(at) {
+			return nil, errExpiredKey
+		}
 	}
 	return id, nil
 }

@@ -115,6 +115,10 @@ type Tenant struct {
 	// KeyHashes are the hex SHA-256 digests of the tenant's API keys
 	// (see HashKey), optionally prefixed with "sha256:".
 	KeyHashes []string
+	// KeyExpiry gives keys of KeyHashes (by the same hash) a time from
+	// which they are refused with 401 invalid_api_key, so that keys can be
+	// rotated without a restart at the moment of the change.
+	KeyExpiry map[string]time.Time
 	// Limits, if set, replace the tier's limits for this tenant.
 	Limits *Limits
 	// Budget caps the tenant's spend (micro-dollars per UTC day and

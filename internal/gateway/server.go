@@ -55,6 +55,7 @@ type Server struct {
 	log      *slog.Logger
 	keys     map[[sha256.Size]byte]*Identity
 	admins   map[[sha256.Size]byte]struct{}
+	expiry   map[[sha256.Size]byte]time.Time // keys that stop working at a time
 	catalog  *catalog
 	extra    *http.ServeMux
 	handler  http.Handler
@@ -87,6 +88,7 @@ func New(cfg Config, backend Backend) (*Server, error) {
 		catalog: cat,
 		extra:   http.NewServeMux(),
 		keys:    make(map[[sha256.Size]byte]*Identity),
+		expiry:  make(map[[sha256.Size]byte]time.Time),
 		created: cfg.Now().Unix(),
 		idle:    make(chan struct{}, 1),
 	}
@@ -153,6 +155,16 @@ func (s *Server) compileTenants() error {
 				return fmt.Errorf("tenant %q: key hash %s already belongs to tenant %q", t.ID, h, other.Tenant)
 			}
 			s.keys[sum] = id
+		}
+		for h, at := range t.KeyExpiry {
+			sum, err := parseKeyHash(h)
+			if err != nil {
+				return fmt.Errorf("tenant %q: expiry: %w", t.ID, err)
+			}
+			if s.keys[sum] != id {
+				return fmt.Errorf("tenant %q: expiry for key hash %s, which is not one of its keys", t.ID, h)
+			}
+			s.expiry[sum] = at
 		}
 	}
 	return nil
