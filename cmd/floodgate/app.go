@@ -48,6 +48,7 @@ type app struct {
 	limiter   *ratelimit.Limiter
 	admission *admission.Queue
 	ledger    *usageLedger // nil with usage.backend none
+	cluster   *cluster     // nil without cluster.advertise_url
 
 	// The engine and what it runs on; nil when no agent is configured.
 	engine *engine.Engine
@@ -214,6 +215,9 @@ func newApp(cfg *config.Config, log *slog.Logger, shopLn net.Listener) (a *app, 
 	if a.ledger != nil {
 		gc.Usage = a.ledger.publisher
 	}
+	if err := a.startCluster(&gc); err != nil {
+		return nil, err
+	}
 	a.gateway, err = gateway.New(gc, a.router)
 	if err != nil {
 		return nil, err
@@ -248,6 +252,7 @@ func (a *app) startEngine() error {
 		Tools:           a.tools,
 		Publisher:       a.queue,
 		WebhookSecret:   []byte(a.cfg.Async.WebhookSecret),
+		LeaseTTL:        a.cfg.Sessions.LeaseTTL,
 		RunAttempts:     runDeliveries,
 		Observer:        a.metrics,
 		Logger:          a.log,
@@ -379,11 +384,13 @@ func (a *app) run(ctx context.Context, ln net.Listener) error {
 
 	// A part that dies takes the gateway down with it: in-process endpoints
 	// or the worker failing is a bug, not an outage to fail over from.
-	gwCtx, stopGateway := context.WithCancel(ctx)
+	// A cluster member leaves the ring before the gateway drains.
+	gwCtx, stopGateway := context.WithCancel(a.runCluster(ctx))
 	defer stopGateway()
 	context.AfterFunc(localsCtx, stopGateway)
 	context.AfterFunc(backgroundCtx, stopGateway)
 	err := a.gateway.Run(gwCtx, ln)
+	a.stopCluster()
 	stopBackground()
 	err = errors.Join(err, ignoreCanceled(background.Wait()))
 	stopLocals()

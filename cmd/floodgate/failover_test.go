@@ -153,7 +153,9 @@ func TestFailoverZeroLoss(t *testing.T) {
 			probes := route(a, "primary", "large").Requests - atEject
 			assert.LessOrEqual(t, probes, uint64(window/probeInterval)+1,
 				"the dead endpoint got more than one attempt per probe interval")
-			assert.Equal(t, router.StateEjected, route(a, "primary", "large").State)
+			// Still out of rotation: ejected, or half-open while one probe is
+			// in flight at the moment we look.
+			assert.Contains(t, []router.RouteState{router.StateEjected, router.StateHalfOpen}, route(a, "primary", "large").State)
 		})
 	}
 }

@@ -206,6 +206,11 @@ type Sessions struct {
 	PostgresDSN string `yaml:"postgres_dsn"`
 	// TTL of an idle session; every write extends it. Default 720h.
 	TTL time.Duration `yaml:"ttl"`
+	// LeaseTTL is how long a session's writer lease outlives a node that
+	// died mid-turn; a running turn renews it every third of it. Default
+	// 10s: the longest a conversation whose node died waits to be served
+	// again.
+	LeaseTTL time.Duration `yaml:"lease_ttl"`
 }
 
 // Async configures async runs.

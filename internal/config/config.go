@@ -364,6 +364,7 @@ func (c *Config) setDefaults() {
 	def(&c.Sessions.Backend, StoreSQLite)
 	def(&c.Sessions.Path, "floodgate-data/floodgate.db")
 	defDur(&c.Sessions.TTL, 30*24*time.Hour)
+	defDur(&c.Sessions.LeaseTTL, 10*time.Second)
 	def(&c.Queue.DataDir, "floodgate-data/nats")
 	c.setPeakDefaults()
 }

@@ -246,6 +246,10 @@ func (c *Config) expandSecrets(lookup func(string) (string, bool)) error {
 	exp(&c.Sessions.PostgresDSN, "sessions.postgres_dsn")
 	exp(&c.Queue.URL, "queue.url")
 	exp(&c.Async.WebhookSecret, "async.webhook_secret")
+	exp(&c.Cluster.RedisURL, "cluster.redis_url")
+	exp(&c.Cluster.AdvertiseURL, "cluster.advertise_url")
+	exp(&c.Cluster.Secret, "cluster.secret")
+	exp(&c.Usage.PostgresDSN, "usage.postgres_dsn")
 	for i := range c.Tenants {
 		for j := range c.Tenants[i].Keys {
 			exp(&c.Tenants[i].Keys[j], fmt.Sprintf("tenants[%d].keys[%d]", i, j))

@@ -248,6 +248,9 @@ func (c *Config) validatePeak(bad func(path, format string, args ...any), models
 			bad("cluster.secret", "required with advertise_url, at least 16 characters")
 		}
 	}
+	if c.Sessions.LeaseTTL < time.Second {
+		bad("sessions.lease_ttl", "must be at least 1s")
+	}
 	if c.Cluster.Nodes < 0 {
 		bad("cluster.nodes", "must not be negative")
 	}

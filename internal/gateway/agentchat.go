@@ -46,10 +46,8 @@ func (s *Server) agentChat(ctx context.Context, x *exchange, r *http.Request, id
 		s.writeError(x, llm.InvalidParam("messages", "A conversation with an agent must end with a user message; the agent keeps the history itself."))
 		return nil, 0
 	}
-	session := r.Header.Get(hdrSessionID)
-	if session == "" {
-		session = req.User
-	}
+	s.markNode(x)
+	session := agentSession(r, req)
 	run := engine.RunRequest{
 		Tenant: id.Tenant, Agent: agent, SessionID: session, UserID: req.User,
 		Input: req.LastUserText(), RunID: r.Header.Get("Idempotency-Key"), Stream: req.Stream,
@@ -61,6 +59,9 @@ func (s *Server) agentChat(ctx context.Context, x *exchange, r *http.Request, id
 	if err != nil {
 		s.writeEngineError(x, err)
 		return nil, 0
+	}
+	if session == "" {
+		s.claim(ctx, run.Tenant, res.SessionID)
 	}
 	setRunHeaders(x, res)
 	if res.Status == engine.StatusFailed {
@@ -82,6 +83,7 @@ func (s *Server) agentChat(ctx context.Context, x *exchange, r *http.Request, id
 // the configured apology as an ordinary completion, marked degraded: the
 // customer gets an answer at once instead of a time-out.
 func (s *Server) shedAgentChat(x *exchange, req *llm.Request, reason string) {
+	s.markNode(x)
 	h := x.Header()
 	setDegraded(h, reason)
 	h[hdrRunStatus] = []string{engine.StatusDegraded}
@@ -142,6 +144,9 @@ func (s *Server) agentChatStream(ctx context.Context, x *exchange, r *http.Reque
 	events := func(ev engine.Event) {
 		switch d := ev.Data.(type) {
 		case *engine.RunStarted:
+			if run.SessionID == "" {
+				s.claim(ctx, run.Tenant, d.SessionID)
+			}
 			chunk.ID = "chatcmpl-" + d.RunID
 			h := x.Header()
 			h[hdrSessionID] = []string{d.SessionID}

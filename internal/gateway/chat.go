@@ -69,6 +69,10 @@ func (s *Server) chat(x *exchange, r *http.Request) {
 	}
 	bodyLen := len(*bp)
 	req, notes, err := Normalize(*bp, id.policy)
+	if err == nil && s.routeChat(x, r, id, req, *bp) {
+		putBuf(bp)
+		return
+	}
 	putBuf(bp) // the request shares no memory with the body
 	if err != nil {
 		s.writeError(x, err)

@@ -85,6 +85,20 @@ type Config struct {
 	// that waited past its tier's deadline (status degraded). Empty means
 	// DefaultShedAnswer.
 	ShedAnswer string
+	// Forwarder, if set, sends each turn of a known session (the run API's
+	// session_id; an agent chat's X-Session-Id or user) to the node that
+	// owns the session, right after authentication: the owner filters,
+	// rate limits, admits and runs it, so that a turn is charged once, on
+	// the node that runs it. Nil: this node serves every session.
+	Forwarder Forwarder
+	// ClaimSession, if set, is called when a turn that named no session
+	// created one here, before the client learns its id, so that its next
+	// turns come back to this node (ring.Ring.Claim). It must be safe for
+	// concurrent use and not block for long.
+	ClaimSession func(ctx context.Context, tenant, session string)
+	// Node names this node in the X-Floodgate-Node header of the agent
+	// turns it serves. Empty: no header.
+	Node string
 	// Now is the clock used to time requests. Nil means time.Now.
 	Now func() time.Time
 }
@@ -93,14 +107,15 @@ type Config struct {
 const DefaultShedAnswer = "We're very busy right now and couldn't get to your message in time. Please try again in a moment."
 
 // Observer receives one call per answered request; the monitor package
-// implements it. route is the matched route pattern ("unmatched" for a 404),
-// model the canonical model ("" when none was resolved), tier the caller's
-// tier ("" before authentication), status the HTTP status sent, or for a
-// stream that failed after it started the status of its error (499 when the
-// client went away). d is the whole time in the handler; overhead is d minus
-// the time spent upstream (all of d for a request that never went upstream)
-// when Config.UpstreamTime is set, else 0.
-// Request must be cheap and safe for concurrent use.
+// implements it. route is the matched route pattern ("unmatched" for a 404;
+// "forwarded" for a turn proxied to the node that owns its session, which
+// observes it under its route), model the canonical model ("" when none
+// was resolved), tier the caller's tier ("" before authentication), status
+// the HTTP status sent, or for a stream that failed after it started the
+// status of its error (499 when the client went away). d is the whole time
+// in the handler; overhead is d minus the time spent upstream (all of d for
+// a request that never went upstream) when Config.UpstreamTime is set, else
+// 0. Request must be cheap and safe for concurrent use.
 type Observer interface {
 	Request(route, model, tier string, status int, d, overhead time.Duration)
 }

@@ -125,34 +125,56 @@ type runBody struct {
 // versions, floodgate's own API refuses unknown fields: a misspelt
 // "sesion_id" silently starting new conversations is worse than a 400.
 func (s *Server) decodeStrict(r *http.Request, v any) error {
+	bp, err := s.readStrict(r, v)
+	if bp != nil {
+		putBuf(bp)
+	}
+	return err
+}
+
+// readStrict is decodeStrict returning the body it read, in a pooled
+// buffer the caller gives back with putBuf; nil on error.
+func (s *Server) readStrict(r *http.Request, v any) (*[]byte, error) {
 	bp, err := readBody(r, s.cfg.MaxBodyBytes)
 	if err != nil {
-		return err
+		return nil, err
 	}
-	defer putBuf(bp)
+	fail := func(msg string) (*[]byte, error) {
+		putBuf(bp)
+		return nil, &llm.Error{Kind: llm.KindInvalidRequest, Code: "invalid_body", Message: msg}
+	}
 	body := *bp
 	if !utf8.Valid(body) {
-		return &llm.Error{Kind: llm.KindInvalidRequest, Code: "invalid_body", Message: "The request body is not valid UTF-8."}
+		return fail("The request body is not valid UTF-8.")
 	}
 	dec := json.NewDecoder(bytes.NewReader(body))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(v); err != nil {
-		return &llm.Error{Kind: llm.KindInvalidRequest, Code: "invalid_body", Message: "Invalid request body: " + err.Error()}
+		return fail("Invalid request body: " + err.Error())
 	}
 	if _, err := dec.Token(); !errors.Is(err, io.EOF) {
-		return &llm.Error{Kind: llm.KindInvalidRequest, Code: "invalid_body", Message: "Invalid request body: data after the JSON object."}
+		return fail("Invalid request body: data after the JSON object.")
 	}
-	return nil
+	return bp, nil
 }
 
 // agentRun answers POST /v1/agents/{agent}/runs: a run answered at once
-// (JSON), streamed (server-sent events), or queued (202).
+// (JSON), streamed (server-sent events), or queued (202). A run of a known
+// session is served by the session's owner (see route).
 func (s *Server) agentRun(ctx context.Context, x *exchange, r *http.Request, id *Identity, agent string) {
 	var b runBody
-	if err := s.decodeStrict(r, &b); err != nil {
+	bp, err := s.readStrict(r, &b)
+	if err != nil {
 		s.writeError(x, err)
 		return
 	}
+	defer putBuf(bp)
+	s.route(x, r, id.Tenant, b.SessionID, *bp, func(lr *http.Request) { s.serveRun(ctx, x, lr, id, agent, b) })
+}
+
+// serveRun runs a turn of the run API here.
+func (s *Server) serveRun(ctx context.Context, x *exchange, r *http.Request, id *Identity, agent string, b runBody) {
+	s.markNode(x)
 	if b.RunID == "" {
 		b.RunID = r.Header.Get("Idempotency-Key")
 	}
@@ -207,6 +229,9 @@ func (s *Server) agentRun(ctx context.Context, x *exchange, r *http.Request, id 
 			s.writeEngineError(x, err)
 			return
 		}
+		if req.SessionID == "" {
+			s.claim(ctx, req.Tenant, res.SessionID)
+		}
 		writeJSON(x, http.StatusOK, res)
 	}
 }
@@ -247,6 +272,9 @@ func (s *Server) streamRun(ctx context.Context, x *exchange, r *http.Request, re
 			return // answered below as an error response
 		}
 		if !started {
+			if rs, ok := ev.Data.(*engine.RunStarted); ok && req.SessionID == "" {
+				s.claim(ctx, req.Tenant, rs.SessionID)
+			}
 			h := x.Header()
 			h["Content-Type"] = hdrEventStream
 			h["Cache-Control"] = hdrNoCache
