@@ -10,6 +10,7 @@ import (
 	"github.com/floodgate-dev/floodgate/internal/config"
 	"github.com/floodgate-dev/floodgate/internal/ctxwindow"
 	"github.com/floodgate-dev/floodgate/internal/engine"
+	"github.com/floodgate-dev/floodgate/internal/ledger"
 	"github.com/floodgate-dev/floodgate/internal/queue"
 	"github.com/floodgate-dev/floodgate/internal/store/postgres"
 	"github.com/floodgate-dev/floodgate/internal/store/redis"
@@ -18,11 +19,11 @@ import (
 )
 
 // Streams of Q2. Runs are a work queue: each async run goes to one worker
-// and leaves the stream when done. Usage records and feedback are kept
-// (for their max age) for the usage ledger and evaluation to consume.
+// and leaves the stream when done. Feedback is kept (for its max age) for
+// evaluation to consume. Usage records go to the ledger's own stream (see
+// startLedger).
 const (
 	streamRuns     = "FLOODGATE_RUNS"
-	streamUsage    = "FLOODGATE_USAGE"
 	streamFeedback = "FLOODGATE_FEEDBACK"
 	streamSummary  = "FLOODGATE_SUMMARIES"
 	durableRuns    = "floodgate-runs"
@@ -70,7 +71,6 @@ func openQueue(ctx context.Context, c config.Queue) (*queue.Queue, error) {
 	}
 	for _, sc := range []queue.StreamConfig{
 		{Name: streamRuns, Subjects: []string{engine.SubjectRuns}, WorkQueue: true},
-		{Name: streamUsage, Subjects: []string{engine.SubjectUsage}},
 		{Name: streamFeedback, Subjects: []string{engine.SubjectFeedback}},
 		{Name: streamSummary, Subjects: []string{engine.SubjectSummaries}, WorkQueue: true},
 	} {
@@ -121,9 +121,36 @@ func engineAgents(cfg *config.Config) []engine.Agent {
 				MaxToolCalls: a.Limits.MaxToolCalls, MaxTurns: a.Limits.MaxTurns, Deadline: a.Limits.Deadline,
 			},
 			Context: contextPolicy(a.Context),
+			Intent:  a.Intent, Routing: a.Routing,
 		})
 	}
 	return agents
+}
+
+// ledgerUsage hands the engine's usage records to the app's ledger, which
+// is built after the engine: it reads a.ledger at each record, and drops
+// records while there is no ledger (usage.backend none).
+type ledgerUsage struct{ a *app }
+
+func (u ledgerUsage) Publish(r *ledger.Record) bool {
+	if l := u.a.ledger; l != nil && l.publisher != nil {
+		return l.publisher.Publish(r)
+	}
+	return false
+}
+
+// toolResultFilter returns the engine's hook that runs every tool result
+// through the app's prompt filter, built after the engine: it reads
+// a.promptFilter at each call, and passes results through while there is
+// none.
+func (a *app) toolResultFilter() func(ctx context.Context, tenant, tool, content string) string {
+	return func(ctx context.Context, tenant, tool, content string) string {
+		f := a.promptFilter
+		if f == nil {
+			return content
+		}
+		return f.CheckToolResult(ctx, tenant, tool, content).Content
+	}
 }
 
 // contextPolicy turns an agent's configured context policy into the

@@ -21,6 +21,7 @@ import (
 	"github.com/floodgate-dev/floodgate/internal/gateway"
 	"github.com/floodgate-dev/floodgate/internal/ledger"
 	"github.com/floodgate-dev/floodgate/internal/monitor"
+	"github.com/floodgate-dev/floodgate/internal/promptfilter"
 	"github.com/floodgate-dev/floodgate/internal/provider"
 	"github.com/floodgate-dev/floodgate/internal/queue"
 	"github.com/floodgate-dev/floodgate/internal/ratelimit"
@@ -58,6 +59,9 @@ type app struct {
 	worker *queue.Worker
 	// summaries folds conversations' older turns into their summaries.
 	summaries *queue.Worker
+	// promptFilter checks user input (gateway) and tool results (engine);
+	// nil when off. Set after the engine is built, before serving.
+	promptFilter *promptfilter.Filter
 }
 
 // simEndpoint is a sim endpoint of the configuration.
@@ -182,6 +186,7 @@ func newApp(cfg *config.Config, log *slog.Logger, shopLn net.Listener) (a *app, 
 	if err != nil {
 		return nil, fmt.Errorf("prompt_filter: %w", err)
 	}
+	a.promptFilter = filter
 	gc := gateway.Config{
 		Tiers:          map[string]gateway.Tier{},
 		Limiter:        a.limiter,
@@ -244,18 +249,25 @@ func (a *app) startEngine() error {
 		return err
 	}
 	cm := ctxwindow.NewMetrics(a.metrics.Registry())
+	rm, err := engine.NewRoutingMetrics(a.metrics.Registry())
+	if err != nil {
+		return err
+	}
 	a.engine, err = engine.New(engine.Config{
-		ContextObserver: cm,
-		Agents:          engineAgents(a.cfg),
-		Model:           a.router,
-		Sessions:        a.store,
-		Tools:           a.tools,
-		Publisher:       a.queue,
-		WebhookSecret:   []byte(a.cfg.Async.WebhookSecret),
-		LeaseTTL:        a.cfg.Sessions.LeaseTTL,
-		RunAttempts:     runDeliveries,
-		Observer:        a.metrics,
-		Logger:          a.log,
+		ContextObserver:  cm,
+		ChoiceObserver:   rm,
+		Agents:           engineAgents(a.cfg),
+		Model:            a.router,
+		Sessions:         a.store,
+		Tools:            a.tools,
+		Publisher:        a.queue,
+		Usage:            ledgerUsage{a},
+		ToolResultFilter: a.toolResultFilter(),
+		WebhookSecret:    []byte(a.cfg.Async.WebhookSecret),
+		LeaseTTL:         a.cfg.Sessions.LeaseTTL,
+		RunAttempts:      runDeliveries,
+		Observer:         a.metrics,
+		Logger:           a.log,
 	})
 	if err != nil {
 		return err
@@ -360,7 +372,15 @@ func (a *app) run(ctx context.Context, ln net.Listener) error {
 			}
 			shutCtx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 			defer cancel()
-			return s.srv.Shutdown(shutCtx)
+			if err := s.srv.Shutdown(shutCtx); errors.Is(err, context.DeadlineExceeded) {
+				// net/http counts a connection that never sent a request
+				// (a client pool's spare dial) as active for 5 s; nothing
+				// needs the local servers once the gateway has drained.
+				return s.srv.Close()
+			} else if err != nil {
+				return fmt.Errorf("%s: shutdown: %w", s.name, err)
+			}
+			return nil
 		})
 	}
 

@@ -35,6 +35,7 @@ func testConfig(t testing.TB, timeScale float64) *config.Config {
 	dir := t.TempDir()
 	c.Sessions.Path = filepath.Join(dir, "floodgate.db")
 	c.Queue.DataDir = filepath.Join(dir, "nats")
+	c.Usage.Path = filepath.Join(dir, "usage.db")
 	for i := range c.Endpoints {
 		ts := timeScale
 		c.Endpoints[i].Sim.TimeScale = &ts

@@ -39,6 +39,7 @@ func demoApp(t testing.TB, dir string, timeScale float64, edit func(*config.Conf
 	cfg.Tenants = []config.Tenant{{ID: "test", Keys: []string{gateway.HashKey(testKey)}}}
 	cfg.Sessions.Path = filepath.Join(dir, "floodgate.db")
 	cfg.Queue.DataDir = filepath.Join(dir, "nats")
+	cfg.Usage.Path = filepath.Join(dir, "usage.db")
 	if edit != nil {
 		edit(cfg)
 	}

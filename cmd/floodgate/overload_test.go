@@ -12,6 +12,7 @@ import (
 	"github.com/floodgate-dev/floodgate/internal/config"
 	"github.com/floodgate-dev/floodgate/internal/gateway"
 	"github.com/floodgate-dev/floodgate/internal/load"
+	"github.com/floodgate-dev/floodgate/internal/modelpolicy"
 )
 
 // BenchmarkOverload is issue 5's overload bar: agent runs of the demo
@@ -50,6 +51,11 @@ func BenchmarkOverload(b *testing.B) {
 		base, stop := demoApp(b, b.TempDir(), timeScale, func(c *config.Config) {
 			for i := range c.Endpoints {
 				c.Endpoints[i].Sim.RPM = simRPM
+			}
+			// Every turn on the large model, so that the capacity above
+			// is what the agents use.
+			for i := range c.Agents {
+				c.Agents[i].Routing = modelpolicy.Config{SmallModel: "large", LargeModel: "large"}
 			}
 			c.Tiers["vip"] = config.Tier{MaxN: 1, Priority: 100, QueueDeadline: vipWait}
 			c.Tiers["standard"] = config.Tier{MaxN: 1, Priority: 50, QueueDeadline: stdWait}

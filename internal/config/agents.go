@@ -1,6 +1,11 @@
 package config
 
-import "time"
+import (
+	"time"
+
+	"github.com/floodgate-dev/floodgate/internal/intent"
+	"github.com/floodgate-dev/floodgate/internal/modelpolicy"
+)
 
 // Agent is an agent the engine runs: its instructions, models, tools,
 // handoff targets and limits.
@@ -15,8 +20,8 @@ type Agent struct {
 	Instructions string `yaml:"instructions"`
 	// Model is the default model. Required.
 	Model string `yaml:"model"`
-	// SimpleModel is the model for simple intents (used by cost-aware
-	// routing). Default: Model.
+	// SimpleModel is the model for simple intents (the routing policy's
+	// default small model) and for conversation summaries. Default: Model.
 	SimpleModel string `yaml:"simple_model"`
 	// Tools the agent may call: names of tools, the built-ins
 	// escalate_to_human and update_user_state, or "mcp:{server}" for every
@@ -29,6 +34,20 @@ type Agent struct {
 	Limits AgentLimits `yaml:"limits"`
 	// Context is the agent's context-window policy.
 	Context ContextPolicy `yaml:"context"`
+	// Intent configures how each turn's message is classified into an
+	// intent and a complexity (simple, standard, complex): the built-in
+	// customer-service intents by default, extended or replaced with the
+	// agent's own keywords and patterns, and optionally a small model
+	// asked when the rules are unsure (intent.model.model). See
+	// internal/intent.Config for every key and its default.
+	Intent intent.Config `yaml:"intent"`
+	// Routing is the agent's model policy: which model answers a turn by
+	// its complexity, the tenant's tier, the node's load and the time of
+	// day, with the escalation rule after a failed answer of the small
+	// model. small_model defaults to simple_model and large_model to
+	// model, so that simple intents go to simple_model and everything
+	// else to model. See internal/modelpolicy.Config for every key.
+	Routing modelpolicy.Config `yaml:"routing"`
 }
 
 // AgentLimits bound one run.

@@ -6,6 +6,8 @@ import (
 	"regexp"
 	"slices"
 	"strings"
+
+	"github.com/floodgate-dev/floodgate/internal/modelpolicy"
 )
 
 // toolNamePattern is what OpenAI accepts as a function name.
@@ -130,6 +132,7 @@ func (c *Config) validateAgents(bad func(path, format string, args ...any)) {
 			bad(p+".context", "recent_turns, max_tokens and summary_tokens must be positive")
 		}
 		validateContext(p+".context", &cp, bad)
+		validateRouting(p, &a, models, bad)
 	}
 
 	switch c.Sessions.Backend {
@@ -154,3 +157,52 @@ func (c *Config) validateAgents(bad func(path, format string, args ...any)) {
 }
 
 var placeholder = regexp.MustCompile(`\{[^{}/]+\}`)
+
+// validateRouting checks an agent's intent classification and model
+// policy, and that every model the policy or the classifier may ask for
+// is a configured model.
+func validateRouting(p string, a *Agent, models map[string]bool, bad func(path, format string, args ...any)) {
+	for _, err := range splitErrors(a.Intent.Validate()) {
+		bad(p+".intent", "%v", err)
+	}
+	if m := a.Intent.Model.Model; m != "" && !models[m] {
+		bad(p+".intent.model.model", "unknown model %q", m)
+	}
+	rc := effectiveRouting(a)
+	for _, err := range splitErrors(rc.Validate()) {
+		bad(p+".routing", "%v", err)
+	}
+	pol, err := modelpolicy.New(rc)
+	if err != nil {
+		return
+	}
+	for _, m := range pol.Models() {
+		if !models[m] {
+			bad(p+".routing", "unknown model %q", m)
+		}
+	}
+}
+
+// effectiveRouting returns a's model policy with its defaults: small_model
+// is simple_model and large_model is model when not set.
+func effectiveRouting(a *Agent) modelpolicy.Config {
+	rc := a.Routing
+	if rc.SmallModel == "" {
+		rc.SmallModel = a.SimpleModel
+	}
+	if rc.LargeModel == "" {
+		rc.LargeModel = a.Model
+	}
+	return rc
+}
+
+// splitErrors returns the errors an errors.Join holds, or err alone.
+func splitErrors(err error) []error {
+	if err == nil {
+		return nil
+	}
+	if j, ok := err.(interface{ Unwrap() []error }); ok {
+		return j.Unwrap()
+	}
+	return []error{err}
+}

@@ -8,7 +8,9 @@ import (
 	"time"
 
 	"github.com/floodgate-dev/floodgate/internal/ctxwindow"
+	"github.com/floodgate-dev/floodgate/internal/intent"
 	"github.com/floodgate-dev/floodgate/internal/llm"
+	"github.com/floodgate-dev/floodgate/internal/modelpolicy"
 	"github.com/floodgate-dev/floodgate/internal/tool"
 )
 
@@ -51,11 +53,14 @@ type Agent struct {
 	Description string
 	// Instructions are the head of the agent's system prompt.
 	Instructions string
-	// Model is the model every call of the agent uses. Required.
+	// Model is the agent's large model: what its Routing policy chooses
+	// for every turn that is not a simple intent, unless configured
+	// otherwise. Required.
 	Model string
-	// SimpleModel is the model for simple intents, and the small model
-	// that writes the running summary of the agent's conversations. Empty
-	// means Model.
+	// SimpleModel is the agent's small model: what its Routing policy
+	// chooses for simple intents, and the model that writes the running
+	// summary of the agent's conversations. Empty means Model (every turn
+	// then goes to Model).
 	SimpleModel string
 	// Tools the agent may call: names in the tool registry (including the
 	// built-in escalate_to_human), UserStateTool, or "mcp:SERVER" for every
@@ -69,6 +74,19 @@ type Agent struct {
 	Limits Limits
 	// Context is the context-window policy.
 	Context ContextPolicy
+	// Intent configures how each turn's user message is classified (see
+	// internal/intent). The zero value classifies with the built-in
+	// customer-service intents by rules alone; Intent.Model.Model names
+	// the small model asked when the rules are unsure.
+	Intent intent.Config
+	// Routing is the agent's model policy (see internal/modelpolicy): the
+	// model of each turn from its complexity, the tenant's tier, the
+	// node's load, the time and the tenant's budget, escalated after a
+	// failed answer of a smaller model. Empty Routing.SmallModel means
+	// SimpleModel and empty Routing.LargeModel means Model, so the zero
+	// value sends simple intents to SimpleModel and everything else to
+	// Model.
+	Routing modelpolicy.Config
 }
 
 // Limits bound one run. The limits of the agent a run starts with hold for
@@ -112,6 +130,9 @@ type agent struct {
 	system string
 	// ctx applies the agent's context policy.
 	ctx *ctxwindow.Manager
+	// classifier classifies the agent's turns; policy chooses their model.
+	classifier *intent.Classifier
+	policy     *modelpolicy.Policy
 }
 
 func (a *agent) canHandoff(to string) bool { return slices.Contains(a.Handoffs, to) }
@@ -135,8 +156,9 @@ func validAgentName(s string) bool {
 // to the tools, and compiles them. hasTool says whether the registry knows
 // a tool name; users whether shared user state is available.
 //
-// obs and log go to the agents' context managers.
-func compileAgents(list []Agent, hasTool func(string) bool, users bool, obs ctxwindow.Observer, log *slog.Logger) (map[string]*agent, []string, error) {
+// obs and log go to the agents' context managers; model answers the
+// classifiers' model stage.
+func compileAgents(list []Agent, hasTool func(string) bool, users bool, obs ctxwindow.Observer, log *slog.Logger, model intent.Completer) (map[string]*agent, []string, error) {
 	if len(list) == 0 {
 		return nil, nil, fmt.Errorf("%w: no agents", ErrInvalidConfig)
 	}
@@ -166,6 +188,15 @@ func compileAgents(list []Agent, hasTool func(string) bool, users bool, obs ctxw
 		}
 		ag.Context = mgr.Policy()
 		a := &agent{Agent: ag, ctx: mgr}
+		if a.classifier, err = intent.New(ag.Intent, model); err != nil {
+			return nil, nil, fmt.Errorf("%w: agent %q: intent: %w", ErrInvalidConfig, ag.Name, err)
+		}
+		setDefault(&ag.Routing.SmallModel, ag.SimpleModel)
+		setDefault(&ag.Routing.LargeModel, ag.Model)
+		if a.policy, err = modelpolicy.New(ag.Routing); err != nil {
+			return nil, nil, fmt.Errorf("%w: agent %q: routing: %w", ErrInvalidConfig, ag.Name, err)
+		}
+		a.Routing = ag.Routing
 		seen := map[string]bool{}
 		for _, t := range ag.Tools {
 			if seen[t] {

@@ -14,6 +14,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/floodgate-dev/floodgate/internal/ledger"
 	"github.com/floodgate-dev/floodgate/internal/llm"
 	"github.com/floodgate-dev/floodgate/internal/store"
 )
@@ -110,7 +111,8 @@ func runResult(t *testing.T, rec *store.Run) *Result {
 
 func TestAsyncRun(t *testing.T) {
 	pub := &capture{}
-	env := asyncEnv(t, pub, nil)
+	sink := &usageSink{}
+	env := asyncEnv(t, pub, func(c *Config) { c.Usage = sink })
 	hook := newReceiver(t, testSecret, http.StatusOK)
 	ctx := context.Background()
 
@@ -147,15 +149,21 @@ func TestAsyncRun(t *testing.T) {
 	assert.Equal(t, res.Output, posted.Output)
 	assert.Equal(t, StatusCompleted, posted.Status)
 
-	// A usage record went out for the run.
-	usage := pub.on(SubjectUsage)
-	require.Len(t, usage, 1)
-	assert.Equal(t, rec.ID, usage[0].id)
-	var ur UsageRecord
-	require.NoError(t, json.Unmarshal(usage[0].data, &ur))
-	assert.Equal(t, UsageRecord{RunID: rec.ID, Tenant: "acme", UserID: "u1", SessionID: rec.SessionID, Agent: "support",
-		Models: []string{"large"}, Usage: res.Usage, Cost: res.Cost, Status: StatusCompleted, ModelCalls: 2, ToolCalls: 1,
-		DurationMS: ur.DurationMS, At: ur.At}, ur)
+	// Usage records went out for the run: one per model call, one for
+	// the run.
+	recs := sink.records()
+	require.Len(t, recs, 3)
+	run := recs[2]
+	assert.Equal(t, ledger.Record{Kind: ledger.KindRun, RunID: rec.ID, At: run.At, Tenant: "acme", UserID: "u1",
+		SessionID: rec.SessionID, Agent: "support", Intent: "order_status", Model: "large", Endpoint: "sim",
+		TokensIn: int64(res.Usage.PromptTokens), TokensOut: int64(res.Usage.CompletionTokens),
+		Cost: ledger.Dollars(res.Cost), Latency: run.Latency, Status: StatusCompleted}, run)
+	for i, c := range recs[:2] {
+		assert.Equal(t, ledger.KindCall, c.Kind)
+		assert.Equal(t, rec.ID, c.RunID)
+		assert.Equal(t, i+1, c.Call)
+		assert.Equal(t, ledger.StatusOK, c.Status)
+	}
 
 	// Redelivery of a completed run runs nothing and posts nothing.
 	calls := len(env.rec.snapshot())

@@ -151,12 +151,25 @@ type Config struct {
 	// Tools resolves the agents' tools and governs their use. Required
 	// when an agent lists a tool other than UserStateTool.
 	Tools Tools
-	// Publisher publishes async runs (subject RunSubject(tenant)), one
-	// usage record per run (subject SubjectUsage) and summary jobs
-	// (subject SummarySubject(tenant)). Nil disables async runs, usage
-	// records and summaries (windows then hold what the budget allows of
-	// the newest turns, and facts are still pinned from the turns loaded).
+	// Publisher publishes async runs (subject RunSubject(tenant)) and
+	// summary jobs (subject SummarySubject(tenant)). Nil disables async
+	// runs and summaries (windows then hold what the budget allows of the
+	// newest turns, and facts are still pinned from the turns loaded).
 	Publisher Publisher
+	// Usage, if not nil, receives the usage ledger's records: one
+	// ledger.KindCall record per model call of a run (its intent
+	// classification and the summaries of its conversations included) and
+	// one ledger.KindRun record per run that produced a Result.
+	// *ledger.Publisher satisfies it; Publish must not block (it is called
+	// on the request path).
+	Usage UsageSink
+	// ToolResultFilter, if not nil, is applied to the content of every
+	// tool result before any model sees it, and what it returns is what
+	// the model sees and the session stores (e.g. a prompt filter's
+	// quarantined form of an indirect injection). It is called on the
+	// request path, once per tool result, with the run's context and
+	// tenant; it must be safe for concurrent use.
+	ToolResultFilter func(ctx context.Context, tenant, tool, content string) string
 
 	// HandoffFilter, if not nil, filters the conversation the receiving
 	// agent of a handoff sees (the history and the turn so far, system
@@ -201,6 +214,10 @@ type Config struct {
 	// Observer, if not nil, is told about runs, model calls, budget
 	// exhaustion, handoffs, lease waits and the engine's overhead.
 	Observer Observer
+	// ChoiceObserver, if not nil, is told about every model choice
+	// (RoutingMetrics implements it). Nil means Observer, if it implements
+	// ChoiceObserver.
+	ChoiceObserver ChoiceObserver
 	// ContextObserver, if not nil, is told about context management: its
 	// overhead per turn, summary jobs and facts found unreachable after a
 	// summary (ctxwindow.Metrics implements it). Nil means Observer, if it
@@ -211,7 +228,7 @@ type Config struct {
 	// NewID returns a new unique id for runs and sessions (the engine
 	// prefixes "run_" or "sess_"). Nil means 128 random bits in hex.
 	NewID func() string
-	// Logger logs what cannot be returned (user-state and usage-record
-	// failures). Nil means slog.Default().
+	// Logger logs what cannot be returned (user-state failures, dropped
+	// jobs). Nil means slog.Default().
 	Logger *slog.Logger
 }

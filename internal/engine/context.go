@@ -115,7 +115,10 @@ func (e *Engine) HandleSummaryMessage(ctx context.Context, data []byte, deliveri
 		e.log.Warn("summary job for an unknown agent dropped", "agent", job.Agent, "session", job.Session)
 		return nil
 	}
-	_, err := a.ctx.Fold(ctx, e.model, e.summaries, job)
+	// The summary's model call is metered as the session's, with intent
+	// IntentSummary.
+	mctx := withCallInfo(ctx, &callInfo{tenant: job.Tenant, session: job.Session, agent: job.Agent, intent: IntentSummary})
+	_, err := a.ctx.Fold(mctx, meteredModel{e}, e.summaries, job)
 	if err == nil {
 		return nil
 	}

@@ -351,7 +351,6 @@ func summarised(t testing.TB, rt Model, convos []convo, side *corpusSide, p Cont
 	require.NoError(t, err)
 	t.Cleanup(func() { require.NoError(t, q.Close()) })
 	require.NoError(t, q.EnsureStream(ctx, queue.StreamConfig{Name: "SUMMARIES", Subjects: []string{SubjectSummaries}, WorkQueue: true}))
-	require.NoError(t, q.EnsureStream(ctx, queue.StreamConfig{Name: "USAGE", Subjects: []string{SubjectUsage}}))
 	pub := &timedPublisher{Publisher: q}
 	e := corpusEngine(t, rt, side, p, func(c *Config) {
 		c.Publisher, c.ContextObserver = pub, obs

@@ -34,6 +34,46 @@
 // RunID, so a retried run is never stored twice, and a RunID the session
 // already has is answered from the stored turn without running.
 //
+// # Model choice
+//
+// Each turn's model is chosen per agent. The agent's intent classifier
+// (internal/intent; Agent.Intent) classifies the user's message, cached
+// per (tenant, session, turn), and the agent's model policy
+// (internal/modelpolicy; Agent.Routing, whose small and large models
+// default to SimpleModel and Model) chooses from its complexity, the
+// request's Tier, Load, BudgetSoft and Models, the time, and how the
+// previous turn went: a turn after a smaller model's answer that had a
+// failed tool call, was unsure (the engine's fallback reply, a tool-budget
+// or max-turns limit reached, or an answer saying it could not help or
+// did not understand) or that the user repeats, goes to the large model.
+// The process keeps nothing per session for this: the previous turn's
+// outcome is read from the stored turn, and its model, which turns do not
+// store, is taken to be the one its agent's policy gives its message by
+// itself (so a conversation whose answers keep failing stays on the large
+// model). Every model call of the agent in the turn uses the chosen model;
+// after a handoff the receiving agent's policy chooses again. Each choice
+// is a model.chosen event, the answering agent's is Result.ModelChoice,
+// and a ChoiceObserver (RoutingMetrics) counts them by agent, model and
+// reason.
+//
+// # Usage
+//
+// With Config.Usage (the usage ledger's Publisher) a run hands it, without
+// waiting on anything, one ledger.KindCall record per model call (tenant,
+// tier, user, session, agent, intent, model, endpoint, tokens, cost,
+// latency, outcome), one for its classifier's model stage if that was
+// asked, and one ledger.KindRun record when it produced a Result
+// (status, latency, the calls' totals). The summary calls of Q2's
+// summary worker are recorded with intent "summary". Nothing is written
+// to a database or a queue on the request path for usage.
+//
+// # Tool results
+//
+// Config.ToolResultFilter, when set, rewrites every tool result before a
+// model sees it (the prompt filter's quarantine of indirect injections);
+// the session stores the rewritten result, so later turns never carry the
+// original.
+//
 // # Context
 //
 // Each agent's Context policy (ctxwindow.Policy) bounds every model call:

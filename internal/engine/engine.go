@@ -31,18 +31,23 @@ type Engine struct {
 	summaries ctxwindow.SummaryStore // may be nil
 	tools     Tools                  // may be nil
 	pub       Publisher
+	usage     UsageSink // may be nil
 	obs       Observer
-	log       *slog.Logger
-	now       func() time.Time
-	newID     func() string
-	filter    func(from, to string, msgs []llm.Message) []llm.Message
-	webhook   webhookConfig
-	leaseTTL  time.Duration
-	leaseWait time.Duration
-	persist   time.Duration
-	attempts  int
-	maxInput  int
-	escalate  string
+	choices   ChoiceObserver
+	// toolFilter, if not nil, rewrites tool results before a model sees
+	// them.
+	toolFilter func(ctx context.Context, tenant, tool, content string) string
+	log        *slog.Logger
+	now        func() time.Time
+	newID      func() string
+	filter     func(from, to string, msgs []llm.Message) []llm.Message
+	webhook    webhookConfig
+	leaseTTL   time.Duration
+	leaseWait  time.Duration
+	persist    time.Duration
+	attempts   int
+	maxInput   int
+	escalate   string
 }
 
 // RunRequest is one request to run an agent. Its JSON form is what an
@@ -71,6 +76,23 @@ type RunRequest struct {
 	// Webhook is, for async runs only, the http(s) URL the result is
 	// posted to.
 	Webhook string `json:"webhook,omitempty"`
+
+	// Tier is the tenant's tier: the agent's model policy may pin it to a
+	// model, downgrade it at peak or in a time window, and usage records
+	// carry it. "" is a tier of its own that no policy names.
+	Tier string `json:"tier,omitempty"`
+	// Load is the node's load in [0, 1] (the admission queue's
+	// utilisation) when the request arrived; at or above a policy's
+	// peak.load its peak tiers get the peak model. Values outside [0, 1]
+	// are clamped.
+	Load float64 `json:"load,omitempty"`
+	// BudgetSoft reports that the tenant is past its soft budget limit:
+	// the turn goes to the agent's small model.
+	BudgetSoft bool `json:"budget_soft,omitempty"`
+	// Models are the models the tenant's tier may use; empty means any. A
+	// choice outside them takes the small model, else the large one, else
+	// the first of them.
+	Models []string `json:"models,omitempty"`
 }
 
 // New validates cfg, fills its defaults and returns an Engine. Errors wrap
@@ -79,7 +101,8 @@ func New(cfg Config) (*Engine, error) {
 	if cfg.Model == nil || cfg.Sessions == nil {
 		return nil, fmt.Errorf("%w: Model and Sessions are required", ErrInvalidConfig)
 	}
-	e := &Engine{model: cfg.Model, sessions: cfg.Sessions, tools: cfg.Tools, pub: cfg.Publisher, obs: cfg.Observer}
+	e := &Engine{model: cfg.Model, sessions: cfg.Sessions, tools: cfg.Tools, pub: cfg.Publisher, obs: cfg.Observer,
+		usage: cfg.Usage, toolFilter: cfg.ToolResultFilter, choices: cfg.ChoiceObserver}
 	e.leases = cfg.Leases
 	if e.leases == nil {
 		l, ok := cfg.Sessions.(Leases)
@@ -113,7 +136,7 @@ func New(cfg Config) (*Engine, error) {
 		cobs, _ = cfg.Observer.(ctxwindow.Observer)
 	}
 	var err error
-	e.agents, e.names, err = compileAgents(cfg.Agents, hasTool, e.users != nil, cobs, e.log)
+	e.agents, e.names, err = compileAgents(cfg.Agents, hasTool, e.users != nil, cobs, e.log, meteredModel{e})
 	if err != nil {
 		return nil, err
 	}
@@ -163,6 +186,12 @@ func New(cfg Config) (*Engine, error) {
 	if e.obs == nil {
 		e.obs = nopObserver{}
 	}
+	if e.choices == nil {
+		e.choices, _ = e.obs.(ChoiceObserver)
+	}
+	if e.choices == nil {
+		e.choices = nopObserver{}
+	}
 	return e, nil
 }
 
@@ -207,3 +236,4 @@ func (nopObserver) ToolBudgetExhausted(string)                     {}
 func (nopObserver) Handoff(string, string)                         {}
 func (nopObserver) LeaseWait(time.Duration)                        {}
 func (nopObserver) Overhead(string, time.Duration)                 {}
+func (nopObserver) ModelChosen(string, string, string)             {}

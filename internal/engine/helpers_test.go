@@ -17,6 +17,7 @@ import (
 	"github.com/stretchr/testify/require"
 	"go.uber.org/goleak"
 
+	"github.com/floodgate-dev/floodgate/internal/ledger"
 	"github.com/floodgate-dev/floodgate/internal/llm"
 	"github.com/floodgate-dev/floodgate/internal/provider"
 	"github.com/floodgate-dev/floodgate/internal/router"
@@ -331,6 +332,25 @@ func (o *countingObserver) Overhead(_ string, d time.Duration) {
 	}
 }
 
+// usageSink keeps the usage records the engine publishes.
+type usageSink struct {
+	mu   sync.Mutex
+	recs []ledger.Record
+}
+
+func (s *usageSink) Publish(r *ledger.Record) bool {
+	s.mu.Lock()
+	s.recs = append(s.recs, *r)
+	s.mu.Unlock()
+	return true
+}
+
+func (s *usageSink) records() []ledger.Record {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return append([]ledger.Record(nil), s.recs...)
+}
+
 // scripted is a model that answers from a script, for behaviour the sim
 // never shows (and for failure injection). Each call takes the next step;
 // the last step repeats.
@@ -367,16 +387,6 @@ func callTool(id, name, args string) func(*llm.Request) (*llm.Response, error) {
 			ToolCalls: []llm.ToolCall{{ID: id, Type: "function", Function: llm.FunctionCall{Name: name, Arguments: args}}}},
 			FinishReason: llm.FinishToolCalls}}, Usage: &llm.Usage{PromptTokens: 10, CompletionTokens: 5, TotalTokens: 15}}, nil
 	}
-}
-
-// outputOf returns the answer of a turn: its last assistant text.
-func outputOf(msgs []llm.Message) string {
-	for i := len(msgs) - 1; i >= 0; i-- {
-		if msgs[i].Role == llm.RoleAssistant && len(msgs[i].ToolCalls) == 0 {
-			return msgs[i].Content.String()
-		}
-	}
-	return ""
 }
 
 func toolNames(res *Result) []string {

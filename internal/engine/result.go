@@ -55,8 +55,12 @@ type Result struct {
 	Cost       float64   `json:"cost"`
 	ModelCalls int       `json:"model_calls"`
 	// Models are the models that answered, in order of first use.
-	Models     []string `json:"models"`
-	DurationMS int64    `json:"duration_ms"`
+	Models []string `json:"models"`
+	// ModelChoice is how the model of the turn was chosen for the agent
+	// that answered (the model.chosen events tell every choice of a run
+	// with handoffs); nil for a replayed run.
+	ModelChoice *ModelChoice `json:"model_choice,omitempty"`
+	DurationMS  int64        `json:"duration_ms"`
 	// Replayed reports that the session already had this RunID's turn: the
 	// output is the stored answer (status completed) and nothing ran.
 	Replayed bool       `json:"replayed,omitempty"`
@@ -113,10 +117,11 @@ func errorInfo(err error) *ErrorInfo {
 	return &ErrorInfo{Message: msg, Type: e.ErrorType(), Code: e.Code, Status: e.HTTPStatus()}
 }
 
-// Event types, in the order a run emits them: run.started, then any of
-// message.delta, tool.call, tool.result and handoff, then run.completed (a
-// run that produced a Result, whatever its status) or error (Run returned
-// an error).
+// Event types, in the order a run emits them: run.started, model.chosen
+// (EventModelChosen), then any of message.delta, tool.call, tool.result
+// and handoff (followed by a model.chosen for the agent taking over), then
+// run.completed (a run that produced a Result, whatever its status) or
+// error (Run returned an error).
 const (
 	EventRunStarted   = "run.started"
 	EventMessageDelta = "message.delta"
@@ -128,9 +133,9 @@ const (
 )
 
 // Event is one step of a run, streamed to the client as an SSE event named
-// Type whose data is Data as JSON. Data is *RunStarted, *MessageDelta,
-// *ToolCallEvent, *ToolResultEvent, *Handoff, *Result or *ErrorInfo, by
-// Type; it is the receiver's to keep.
+// Type whose data is Data as JSON. Data is *RunStarted, *ModelChoice,
+// *MessageDelta, *ToolCallEvent, *ToolResultEvent, *Handoff, *Result or
+// *ErrorInfo, by Type; it is the receiver's to keep.
 type Event struct {
 	Type string
 	Data any

@@ -11,6 +11,7 @@ import (
 
 	"github.com/floodgate-dev/floodgate/internal/ctxwindow"
 	"github.com/floodgate-dev/floodgate/internal/llm"
+	"github.com/floodgate-dev/floodgate/internal/modelpolicy"
 	"github.com/floodgate-dev/floodgate/internal/router"
 	"github.com/floodgate-dev/floodgate/internal/store"
 	"github.com/floodgate-dev/floodgate/internal/tool"
@@ -34,7 +35,7 @@ var errRunDeadline = errors.New("the run's deadline passed")
 // (waiting for a turn in progress to finish), calls the model and the
 // tools the model asks for until the model answers or a limit makes it
 // answer, follows handoffs, stores the turn, updates the user's shared
-// state and publishes a usage record.
+// state and hands its usage records to Config.Usage.
 //
 // A run that produced a Result returns it with a nil error, whatever its
 // status: a model failure is a Result with StatusFailed and Error set, and
@@ -86,8 +87,16 @@ func (e *Engine) check(req *RunRequest) (*agent, error) {
 	case len(req.Input) > e.maxInput:
 		return nil, fmt.Errorf("%w: input longer than %d bytes", ErrInvalidRequest, e.maxInput)
 	case len(req.Tenant) > store.MaxKeyLen || len(req.SessionID) > store.MaxKeyLen ||
-		len(req.RunID) > store.MaxKeyLen || len(req.UserID) > store.MaxKeyLen:
+		len(req.RunID) > store.MaxKeyLen || len(req.UserID) > store.MaxKeyLen || len(req.Tier) > store.MaxKeyLen:
 		return nil, fmt.Errorf("%w: an id is longer than %d bytes", ErrInvalidRequest, store.MaxKeyLen)
+	}
+	// The load is the gateway's measure; an odd value must not make an
+	// odd choice.
+	switch {
+	case !(req.Load >= 0): // NaN too
+		req.Load = 0
+	case req.Load > 1:
+		req.Load = 1
 	}
 	return a, nil
 }
@@ -134,6 +143,15 @@ type run struct {
 	res     Result
 	budget  bool // the tool budget cut the run short
 	turnsUp bool // MaxTurns cut the run short
+
+	// The model choice of the agent answering now (see route), and how
+	// the previous turn went, worked out once per run.
+	model      string
+	choice     ModelChoice
+	prev       modelpolicy.Previous
+	prevIntent string
+	prevDone   bool
+	lastModel  string // that answered the last model call
 
 	modelTime, toolTime, waitTime time.Duration
 	ctxTime                       time.Duration // spent on facts and windows
@@ -188,8 +206,9 @@ func (r *run) run(parent context.Context, newSession bool) (*Result, error) {
 	}
 	r.newRunner(ctx, r.entry.Limits.MaxToolCalls)
 	r.prepareContext()
-	ctx = router.WithTrace(ctx, &r.trace)
 	r.emit(Event{Type: EventRunStarted, Data: &RunStarted{RunID: q.RunID, SessionID: q.SessionID, Agent: r.agent.Name}})
+	r.route(ctx)
+	ctx = router.WithTrace(ctx, &r.trace)
 
 	output, err := r.loop(ctx)
 	if err != nil {
@@ -461,7 +480,7 @@ func (r *run) call(ctx context.Context, tools []llm.Tool, notes []string) (*llm.
 			Message: "This turn does not fit the model's context window, even without the conversation's history."}
 	}
 	r.win, r.window = w, w.Messages
-	r.mreq = llm.Request{Model: r.agent.Model, Messages: w.Messages}
+	r.mreq = llm.Request{Model: r.model, Messages: w.Messages}
 	if len(tools) > 0 {
 		r.mreq.Tools = tools
 	}
@@ -481,16 +500,20 @@ func (r *run) call(ctx context.Context, tools []llm.Tool, notes []string) (*llm.
 	if model == "" {
 		model = r.mreq.Model
 	}
+	r.lastModel = model
 	e.obs.ModelCall(r.agent.Name, model, d, err)
+	if err == nil && len(resp.Choices) == 0 {
+		err = &llm.Error{Kind: llm.KindServer, Message: "the model returned no answer"}
+	}
+	var u *llm.Usage
+	if err == nil {
+		if u = r.trace.Usage; u == nil {
+			u = resp.Usage
+		}
+	}
+	r.recordCall(r.res.ModelCalls, t0, d, model, u, err)
 	if err != nil {
 		return nil, err
-	}
-	if len(resp.Choices) == 0 {
-		return nil, &llm.Error{Kind: llm.KindServer, Message: "the model returned no answer"}
-	}
-	u := r.trace.Usage
-	if u == nil {
-		u = resp.Usage
 	}
 	addUsage(&r.res.Usage, u)
 	r.res.Cost += r.trace.Cost
@@ -590,6 +613,9 @@ func (r *run) execute(ctx context.Context, calls []llm.ToolCall, at []int, resul
 	for j := range calls {
 		c := &calls[j]
 		results[at[j]] = out[j]
+		if f := r.e.toolFilter; f != nil {
+			results[at[j]].Content = llm.Text(f(ctx, r.req.Tenant, c.Function.Name, out[j].Content.String()))
+		}
 		f := finished[c.ID]
 		r.record(c, string(f.Outcome), f.Duration)
 	}
@@ -641,6 +667,7 @@ func (r *run) handoff(ctx context.Context, to, reason string) {
 	r.agent = next
 	r.newRunner(ctx, left)
 	r.setSystem()
+	r.route(ctx)
 	if r.e.filter != nil {
 		r.marks = append(r.marks, handoffMark{from: from.Name, to: to, at: len(r.turn)})
 	}
@@ -659,9 +686,7 @@ func (r *run) failed(ctx context.Context, err error) *Result {
 		res.Models = []string{}
 	}
 	r.release(ctx)
-	pctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), r.e.persist)
-	defer cancel()
-	r.done(pctx)
+	r.done()
 	return res
 }
 
@@ -698,13 +723,13 @@ func (r *run) finish(ctx context.Context, output string) (*Result, error) {
 	r.release(ctx)
 	r.queueSummary(pctx, seq)
 	r.touchUser(pctx)
-	r.done(pctx)
+	r.done()
 	return res, nil
 }
 
 // done completes the result's figures, reports the run and publishes its
 // usage record.
-func (r *run) done(ctx context.Context) {
+func (r *run) done() {
 	e, res := r.e, &r.res
 	total := e.now().Sub(r.start)
 	res.DurationMS = total.Milliseconds()
@@ -714,7 +739,7 @@ func (r *run) done(ctx context.Context) {
 		e.obs.Overhead(r.entry.Name, max(own, 0)/time.Duration(n))
 		r.entry.ctx.Observer().Overhead(r.entry.Name, r.ctxTime)
 	}
-	r.publishUsage(ctx, total)
+	r.recordRun(total)
 }
 
 // handoffReasonOf reads the optional reason argument of a handoff call.

@@ -370,10 +370,14 @@ func TestStreamEvents(t *testing.T) {
 			assert.True(t, open[d.ID], "tool.result %s after its tool.call", d.ID)
 			assert.True(t, json.Valid(d.Result))
 		case *Handoff:
+		case *ModelChoice:
+			assert.Equal(t, EventModelChosen, ev.Type)
 		default:
 			t.Errorf("unexpected event %s in the middle", ev.Type)
 		}
 	}
+	assert.Equal(t, EventModelChosen, events[1].Type, "the choice follows run.started")
+	assert.Equal(t, 2, seen[EventModelChosen], "a choice for support and one for after_sales")
 	assert.Equal(t, 1, seen[EventHandoff])
 	assert.Equal(t, 1, seen[EventToolCall])
 	assert.Equal(t, 1, seen[EventToolResult])
@@ -596,7 +600,7 @@ func TestUpdateUserStateTool(t *testing.T) {
 				func(ev Event) { events = append(events, ev.Type) })
 			require.NoError(t, err)
 			assert.Equal(t, StatusCompleted, res.Status)
-			assert.Equal(t, []string{EventRunStarted, EventToolCall, EventToolResult, EventRunCompleted}, events)
+			assert.Equal(t, []string{EventRunStarted, EventModelChosen, EventToolCall, EventToolResult, EventRunCompleted}, events)
 			require.Len(t, m.reqs, 2)
 			assert.Equal(t, UserStateTool, m.reqs[0].Tools[0].Function.Name)
 			toolMsg := m.reqs[1].Messages[len(m.reqs[1].Messages)-1]
