@@ -41,7 +41,7 @@ func (s *Server) resolveModel(name string) (string, bool) {
 // calls the agent made are its own business and not in the answer. The
 // session, run, answering agent and run status come back in headers.
 // It returns the run's usage and cost, for the tenant's limits.
-func (s *Server) agentChat(ctx context.Context, x *exchange, r *http.Request, id *Identity, agent string, req *llm.Request) (*llm.Usage, float64) {
+func (s *Server) agentChat(ctx context.Context, x *exchange, r *http.Request, id *Identity, agent string, req *llm.Request, soft bool) (*llm.Usage, float64) {
 	if n := len(req.Messages); n == 0 || req.Messages[n-1].Role != llm.RoleUser {
 		s.writeError(x, llm.InvalidParam("messages", "A conversation with an agent must end with a user message; the agent keeps the history itself."))
 		return nil, 0
@@ -52,6 +52,7 @@ func (s *Server) agentChat(ctx context.Context, x *exchange, r *http.Request, id
 		Tenant: id.Tenant, Agent: agent, SessionID: session, UserID: req.User,
 		Input: req.LastUserText(), RunID: r.Header.Get("Idempotency-Key"), Stream: req.Stream,
 	}
+	s.routeHints(&run, id, soft)
 	if req.Stream {
 		return s.agentChatStream(ctx, x, r, run, req)
 	}

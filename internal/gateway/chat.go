@@ -111,7 +111,7 @@ func (s *Server) chat(x *exchange, r *http.Request) {
 	var cost float64
 	defer func() { s.guardOut(context.WithoutCancel(ctx), &p, usage, cost) }()
 	if isAgent {
-		usage, cost = s.agentChat(ctx, x, r, id, agent, req)
+		usage, cost = s.agentChat(ctx, x, r, id, agent, req, soft)
 		return
 	}
 	s.chooseModel(x, id, req, soft)

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/floodgate-dev/floodgate/internal/admission"
+	"github.com/floodgate-dev/floodgate/internal/engine"
 	"github.com/floodgate-dev/floodgate/internal/llm"
 	"github.com/floodgate-dev/floodgate/internal/promptfilter"
 	"github.com/floodgate-dev/floodgate/internal/ratelimit"
@@ -349,6 +350,18 @@ func (p *Peak) active(now time.Time, load float64) (string, bool) {
 		}
 	}
 	return "", false
+}
+
+// routeHints tells the engine what its model policy needs to know of the
+// caller: the tier, the models the tier may use, how busy this node is and
+// whether the tenant is past its soft budget.
+func (s *Server) routeHints(req *engine.RunRequest, id *Identity, soft bool) {
+	req.Tier = id.Tier
+	req.Models = id.policy.Tier.Models
+	req.BudgetSoft = soft
+	if s.cfg.Admission != nil {
+		req.Load = s.cfg.Admission.Load()
+	}
 }
 
 // setDegraded marks the answer as coming from a lower rung.

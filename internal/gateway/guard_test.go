@@ -273,3 +273,26 @@ func TestPromptFilter(t *testing.T) {
 	require.Equal(t, http.StatusOK, w.Code)
 	assert.Equal(t, "flag", w.Header().Get(hdrPromptFilter))
 }
+
+func TestRouteHints(t *testing.T) {
+	a := &fakeAgents{}
+	cfg := guardConfig(t)
+	cfg.Agents = a
+	q, err := admission.New(admission.Config{MaxConcurrent: 4})
+	require.NoError(t, err)
+	cfg.Admission = q
+	// bigco is past its soft budget from the start: a soft cap of 1 µ$.
+	cfg.Tenants[1].Budget = ratelimit.Budget{Day: ratelimit.Cap{Soft: 1}}
+	h := newServer(t, cfg, &fakeBackend{}).Handler()
+	lim := cfg.Limiter.(*ratelimit.Limiter)
+	lim.ChargeSpend(context.Background(), "tenant:bigco", 10)
+
+	require.Equal(t, http.StatusOK, call(h, "POST", "/v1/agents/support/runs", keyLimited, `{"input":"hi"}`).Code)
+	require.Equal(t, http.StatusOK, call(h, "POST", "/v1/chat/completions", keyPro, `{"model":"agent:support","messages":[{"role":"user","content":"hi"}]}`).Code)
+	require.Len(t, a.reqs, 2)
+	assert.Equal(t, "limited", a.reqs[0].Tier)
+	assert.Equal(t, []string{"small"}, a.reqs[0].Models, "the engine may only pick the tier's models")
+	assert.False(t, a.reqs[0].BudgetSoft)
+	assert.Equal(t, "pro", a.reqs[1].Tier)
+	assert.True(t, a.reqs[1].BudgetSoft, "past the soft budget the engine downgrades")
+}

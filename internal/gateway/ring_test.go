@@ -102,7 +102,7 @@ func TestRunOfKnownSessionServedByOwner(t *testing.T) {
 	assert.Equal(t, []routed{{"acme", "s1", body}}, entry.fwd.all(), "routed by tenant and session, with the whole body")
 	assert.Empty(t, entry.agents.reqs, "the entry node runs nothing")
 	require.Len(t, owner.agents.reqs, 1)
-	assert.Equal(t, engine.RunRequest{Tenant: "acme", Agent: "support", SessionID: "s1", Input: "where is 100123?", RunID: "k1"}, owner.agents.reqs[0])
+	assert.Equal(t, engine.RunRequest{Tenant: "acme", Tier: StandardTier, Agent: "support", SessionID: "s1", Input: "where is 100123?", RunID: "k1"}, owner.agents.reqs[0])
 	assert.Empty(t, entry.claims)
 	assert.Empty(t, owner.claims, "a known session is not claimed")
 

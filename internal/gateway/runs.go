@@ -194,7 +194,7 @@ func (s *Server) serveRun(ctx context.Context, x *exchange, r *http.Request, id 
 	req.Input = msgs[0].Content.String()
 	// An async run waits in Q2, not here: it is rate limited but not
 	// admitted; the worker that picks it up runs it.
-	p, _, gerr := s.guardIn(ctx, x, id, estimateTokens(len(b.Input), 0), 0, !b.Async)
+	p, soft, gerr := s.guardIn(ctx, x, id, estimateTokens(len(b.Input), 0), 0, !b.Async)
 	if gerr != nil {
 		if reason := shedReason(gerr); reason != "" {
 			s.shedRun(x, req, reason)
@@ -203,6 +203,7 @@ func (s *Server) serveRun(ctx context.Context, x *exchange, r *http.Request, id 
 		s.writeError(x, gerr)
 		return
 	}
+	s.routeHints(&req, id, soft)
 	var res *engine.Result
 	defer func() {
 		if res != nil {

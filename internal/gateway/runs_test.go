@@ -112,7 +112,7 @@ func TestAgentRunSync(t *testing.T) {
 	require.NoError(t, json.Unmarshal(w.Body.Bytes(), &res))
 	assert.Equal(t, "Order 100123", res.Output)
 	require.Len(t, a.reqs, 1)
-	assert.Equal(t, engine.RunRequest{Tenant: "acme", Agent: "support", SessionID: "s1", UserID: "u1", Input: "100123", RunID: "key-1"}, a.reqs[0],
+	assert.Equal(t, engine.RunRequest{Tenant: "acme", Tier: StandardTier, Agent: "support", SessionID: "s1", UserID: "u1", Input: "100123", RunID: "key-1"}, a.reqs[0],
 		"tenant from the key, run id from Idempotency-Key")
 }
 
@@ -251,7 +251,7 @@ func TestAgentAsModel(t *testing.T) {
 	assert.Equal(t, "Order 100123", resp.Choices[0].Message.Content.String())
 	assert.Equal(t, "sess_1", w.Header().Get("X-Session-Id"))
 	assert.Equal(t, "completed", w.Header().Get("X-Floodgate-Run-Status"))
-	assert.Equal(t, engine.RunRequest{Tenant: "acme", Agent: "support", SessionID: "s-7", UserID: "u-9", Input: "100123"}, a.reqs[0])
+	assert.Equal(t, engine.RunRequest{Tenant: "acme", Tier: StandardTier, Agent: "support", SessionID: "s-7", UserID: "u-9", Input: "100123"}, a.reqs[0])
 
 	// Without the header the user field names the session.
 	call(h, "POST", "/v1/chat/completions", keyStandard, body)
