@@ -325,12 +325,14 @@ func (l *Limiter) ReserveSpend(ctx context.Context, key string, b Budget, estima
 func (l *Limiter) SettleSpend(ctx context.Context, r Reservation, actual int64) {
 	actual = max(actual, 0)
 	pd := periodsAt(l.clock(), l.cfg.ReservationTTL)
+	if l.rdb == nil {
+		// One lock for both: between a release and a separate charge, a
+		// concurrent check would see neither and admit past the cap.
+		l.mem.settle(&r, actual, &pd)
+		return
+	}
 	if r.mem != nil && r.Amount > 0 {
 		r.mem.release(&r, &pd)
-	}
-	if l.rdb == nil {
-		l.mem.charge(r.Key, actual, &pd, false)
-		return
 	}
 	held := int64(0)
 	if r.redis {

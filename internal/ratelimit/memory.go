@@ -241,6 +241,22 @@ func (m *memory) release(r *Reservation, pd *periods) {
 	}
 }
 
+// settle ends r's hold (made in this memory, if any) and charges actual to
+// r.Key in one critical section.
+func (m *memory) settle(r *Reservation, actual int64, pd *periods) {
+	s := &m.spend[m.shard(r.Key)]
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	a := m.account(s, r.Key, pd)
+	if r.mem == m && r.Amount > 0 {
+		if i := a.bucket - r.bucket; i == 0 || i == 1 {
+			a.held[i] = max(0, a.held[i]-r.Amount)
+		}
+	}
+	a.daySpent += actual
+	a.monthSpent += actual
+}
+
 // charge adds actual micro-dollars to key's day and month. cluster says
 // the charge is known to be cluster-wide (a call whose reservation was
 // made in Redis), so it is not scaled up as this node's share.
