@@ -220,6 +220,9 @@ func newApp(cfg *config.Config, log *slog.Logger, shopLn net.Listener) (a *app, 
 	if a.ledger != nil {
 		gc.Usage = a.ledger.publisher
 	}
+	if gc.ShedFallback, err = a.shedFallback(); err != nil {
+		return nil, err
+	}
 	if err := a.startCluster(&gc); err != nil {
 		return nil, err
 	}

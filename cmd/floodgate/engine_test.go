@@ -28,6 +28,14 @@ import (
 // test expects), and its store and queue under dir, until stop.
 func demoApp(t testing.TB, dir string, timeScale float64, edit func(*config.Config)) (base string, stop func() error) {
 	t.Helper()
+	base, _, stop = demoAppOf(t, dir, timeScale, edit)
+	return base, stop
+}
+
+// demoAppOf is demoApp that also returns the app, for tests that reach
+// into it.
+func demoAppOf(t testing.TB, dir string, timeScale float64, edit func(*config.Config)) (base string, a *app, stop func() error) {
+	t.Helper()
 	cfg, shopLn, err := demoConfig()
 	require.NoError(t, err)
 	never := 0.0
@@ -43,14 +51,14 @@ func demoApp(t testing.TB, dir string, timeScale float64, edit func(*config.Conf
 	if edit != nil {
 		edit(cfg)
 	}
-	a, err := newApp(cfg, slog.New(slog.DiscardHandler), shopLn)
+	a, err = newApp(cfg, slog.New(slog.DiscardHandler), shopLn)
 	require.NoError(t, err)
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	require.NoError(t, err)
 	done := make(chan error, 1)
 	ctx, cancel := context.WithCancel(context.Background())
 	go func() { done <- a.run(ctx, ln) }()
-	return "http://" + ln.Addr().String(), func() error {
+	return "http://" + ln.Addr().String(), a, func() error {
 		cancel()
 		return <-done
 	}

@@ -83,7 +83,7 @@ func (s *Server) agentChat(ctx context.Context, x *exchange, r *http.Request, id
 // shedAgentChat answers an agent conversation that admission refused with
 // the configured apology as an ordinary completion, marked degraded: the
 // customer gets an answer at once instead of a time-out.
-func (s *Server) shedAgentChat(x *exchange, req *llm.Request, reason string) {
+func (s *Server) shedAgentChat(x *exchange, req *llm.Request, reason, answer string) {
 	s.markNode(x)
 	h := x.Header()
 	setDegraded(h, reason)
@@ -97,7 +97,7 @@ func (s *Server) shedAgentChat(x *exchange, req *llm.Request, reason string) {
 		bp := getBuf()
 		defer putBuf(bp)
 		for _, d := range []llm.ChunkChoice{
-			{Delta: llm.Delta{Role: llm.RoleAssistant, Content: s.cfg.ShedAnswer}},
+			{Delta: llm.Delta{Role: llm.RoleAssistant, Content: answer}},
 			{FinishReason: llm.FinishStop},
 		} {
 			c := chunk
@@ -115,7 +115,7 @@ func (s *Server) shedAgentChat(x *exchange, req *llm.Request, reason string) {
 	}
 	s.writeResponse(x, &llm.Response{
 		ID: "chatcmpl-" + x.id, Object: llm.ObjectChatCompletion, Created: s.cfg.Now().Unix(), Model: req.Model,
-		Choices: []llm.Choice{{Message: llm.Message{Role: llm.RoleAssistant, Content: llm.Text(s.cfg.ShedAnswer)}, FinishReason: llm.FinishStop}},
+		Choices: []llm.Choice{{Message: llm.Message{Role: llm.RoleAssistant, Content: llm.Text(answer)}, FinishReason: llm.FinishStop}},
 		Usage:   &llm.Usage{},
 	})
 }

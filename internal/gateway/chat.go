@@ -101,7 +101,7 @@ func (s *Server) chat(x *exchange, r *http.Request) {
 	p, soft, gerr := s.guardIn(ctx, x, id, est, estCost, true)
 	if gerr != nil {
 		if reason := shedReason(gerr); reason != "" && isAgent {
-			s.shedAgentChat(x, req, reason)
+			s.shedAgentChat(x, req, reason, s.shedText(ctx, id, agent, agentSession(r, req), req.LastUserText(), reason))
 			return
 		}
 		s.writeError(x, gerr)

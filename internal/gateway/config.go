@@ -85,6 +85,12 @@ type Config struct {
 	// that waited past its tier's deadline (status degraded). Empty means
 	// DefaultShedAnswer.
 	ShedAnswer string
+	// ShedFallback, if set, answers an agent turn that admission shed or
+	// that waited past its deadline, instead of ShedAnswer: serve climbs
+	// the degradation ladder's shed rungs (the rules engine, then a
+	// friendly message in the customer's language). It must be quick and
+	// never return "".
+	ShedFallback func(ctx context.Context, t ShedTurn) string
 	// Forwarder, if set, sends each turn of a known session (the run API's
 	// session_id; an agent chat's X-Session-Id or user) to the node that
 	// owns the session, right after authentication: the owner filters,

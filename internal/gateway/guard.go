@@ -364,6 +364,24 @@ func (s *Server) routeHints(req *engine.RunRequest, id *Identity, soft bool) {
 	}
 }
 
+// ShedTurn is an agent turn admission refused, as ShedFallback sees it.
+type ShedTurn struct {
+	Tenant, Tier, Agent, Session, Input string
+	// Reason is "shed" or "queue_timeout".
+	Reason string
+}
+
+// shedText is the answer to a refused agent turn.
+func (s *Server) shedText(ctx context.Context, id *Identity, agent, session, input, reason string) string {
+	if s.cfg.ShedFallback == nil {
+		return s.cfg.ShedAnswer
+	}
+	if t := s.cfg.ShedFallback(ctx, ShedTurn{Tenant: id.Tenant, Tier: id.Tier, Agent: agent, Session: session, Input: input, Reason: reason}); t != "" {
+		return t
+	}
+	return s.cfg.ShedAnswer
+}
+
 // setDegraded marks the answer as coming from a lower rung.
 func setDegraded(h http.Header, reason string) {
 	h[hdrDegraded] = []string{reason}

@@ -197,7 +197,7 @@ func (s *Server) serveRun(ctx context.Context, x *exchange, r *http.Request, id 
 	p, soft, gerr := s.guardIn(ctx, x, id, estimateTokens(len(b.Input), 0), 0, !b.Async)
 	if gerr != nil {
 		if reason := shedReason(gerr); reason != "" {
-			s.shedRun(x, req, reason)
+			s.shedRun(x, req, reason, s.shedText(ctx, id, req.Agent, req.SessionID, req.Input, reason))
 			return
 		}
 		s.writeError(x, gerr)
@@ -240,9 +240,9 @@ func (s *Server) serveRun(ctx context.Context, x *exchange, r *http.Request, id 
 // shedRun answers a run that admission refused with the configured apology,
 // status degraded, at once: as JSON, or for a streamed run as a stream of
 // one run.completed event.
-func (s *Server) shedRun(x *exchange, req engine.RunRequest, reason string) {
+func (s *Server) shedRun(x *exchange, req engine.RunRequest, reason, answer string) {
 	setDegraded(x.Header(), reason)
-	res := &engine.Result{RunID: req.RunID, SessionID: req.SessionID, Agent: req.Agent, Output: s.cfg.ShedAnswer,
+	res := &engine.Result{RunID: req.RunID, SessionID: req.SessionID, Agent: req.Agent, Output: answer,
 		Status: engine.StatusDegraded, Reason: reason, ToolCalls: []engine.ToolCallRecord{}, Models: []string{}}
 	if !req.Stream {
 		writeJSON(x, http.StatusOK, res)
