@@ -49,6 +49,7 @@ type app struct {
 	limiter   *ratelimit.Limiter
 	admission *admission.Queue
 	ledger    *usageLedger // nil with usage.backend none
+	handoff   *handoffDesk // nil without agents
 	cluster   *cluster     // nil without cluster.advertise_url
 
 	// The engine and what it runs on; nil when no agent is configured.
@@ -220,6 +221,9 @@ func newApp(cfg *config.Config, log *slog.Logger, shopLn net.Listener) (a *app, 
 	if a.ledger != nil {
 		gc.Usage = a.ledger.publisher
 	}
+	if err := a.startHandoff(); err != nil {
+		return nil, err
+	}
 	if gc.ShedFallback, err = a.shedFallback(); err != nil {
 		return nil, err
 	}
@@ -233,6 +237,11 @@ func newApp(cfg *config.Config, log *slog.Logger, shopLn net.Listener) (a *app, 
 	a.gateway.Handle("GET /metrics", a.metrics.Handler())
 	if a.ledger != nil {
 		a.gateway.HandleAdmin("GET /admin/usage", &ledger.Handler{Source: a.ledger.db, Logger: log})
+	}
+	if a.handoff != nil {
+		h := a.handoff.svc.Handler()
+		a.gateway.HandleAdmin("/admin/handoffs", h)
+		a.gateway.HandleAdmin("/admin/handoffs/", h)
 	}
 	return a, nil
 }
@@ -396,6 +405,9 @@ func (a *app) run(ctx context.Context, ln net.Listener) error {
 	if a.ledger != nil {
 		a.ledger.run(backgroundCtx, background)
 	}
+	if a.handoff != nil {
+		a.handoff.run(backgroundCtx, background)
+	}
 	if a.engine != nil {
 		background.Go(func() error { return a.worker.Run(backgroundCtx) })
 		background.Go(func() error { return a.summaries.Run(backgroundCtx) })
@@ -432,6 +444,7 @@ func ignoreCanceled(err error) error {
 func (a *app) close() {
 	a.closeGuard()
 	a.ledger.close()
+	a.handoff.close()
 	if a.queue != nil {
 		a.queue.Close()
 	}

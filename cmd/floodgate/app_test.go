@@ -36,6 +36,7 @@ func testConfig(t testing.TB, timeScale float64) *config.Config {
 	c.Sessions.Path = filepath.Join(dir, "floodgate.db")
 	c.Queue.DataDir = filepath.Join(dir, "nats")
 	c.Usage.Path = filepath.Join(dir, "usage.db")
+	c.Handoff.Path = filepath.Join(dir, "handoffs.db")
 	for i := range c.Endpoints {
 		ts := timeScale
 		c.Endpoints[i].Sim.TimeScale = &ts

@@ -48,6 +48,7 @@ func demoAppOf(t testing.TB, dir string, timeScale float64, edit func(*config.Co
 	cfg.Sessions.Path = filepath.Join(dir, "floodgate.db")
 	cfg.Queue.DataDir = filepath.Join(dir, "nats")
 	cfg.Usage.Path = filepath.Join(dir, "usage.db")
+	cfg.Handoff.Path = filepath.Join(dir, "handoffs.db")
 	if edit != nil {
 		edit(cfg)
 	}

@@ -39,6 +39,7 @@ type Config struct {
 	Admission    Admission    `yaml:"admission"`
 	PromptFilter PromptFilter `yaml:"prompt_filter"`
 	Usage        Usage        `yaml:"usage"`
+	Handoff      Handoff      `yaml:"handoff"`
 }
 
 // Gateway holds the HTTP front door's limits.

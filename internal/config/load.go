@@ -250,6 +250,9 @@ func (c *Config) expandSecrets(lookup func(string) (string, bool)) error {
 	exp(&c.Cluster.AdvertiseURL, "cluster.advertise_url")
 	exp(&c.Cluster.Secret, "cluster.secret")
 	exp(&c.Usage.PostgresDSN, "usage.postgres_dsn")
+	exp(&c.Handoff.PostgresDSN, "handoff.postgres_dsn")
+	exp(&c.Handoff.WebhookURL, "handoff.webhook_url")
+	exp(&c.Handoff.WebhookSecret, "handoff.webhook_secret")
 	for i := range c.Tenants {
 		for j := range c.Tenants[i].Keys {
 			exp(&c.Tenants[i].Keys[j], fmt.Sprintf("tenants[%d].keys[%d]", i, j))

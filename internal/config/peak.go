@@ -116,6 +116,24 @@ type Usage struct {
 	PostgresDSN string `yaml:"postgres_dsn"`
 }
 
+// Handoff configures human handoff tickets: where they are kept and the
+// help desk's webhook.
+type Handoff struct {
+	// Backend is sqlite (default) or postgres.
+	Backend string `yaml:"backend"`
+	// Path of the SQLite file. Default "floodgate-data/handoffs.db".
+	Path string `yaml:"path"`
+	// PostgresDSN for the postgres backend.
+	PostgresDSN string `yaml:"postgres_dsn"`
+	// WebhookURL is the help desk's endpoint; every ticket event is posted
+	// to it, signed, with retries and back-off. Empty: tickets are only
+	// listed in /admin/handoffs.
+	WebhookURL string `yaml:"webhook_url"`
+	// WebhookSecret signs the webhooks (X-Floodgate-Signature, as async
+	// runs' webhooks); write it as ${ENV_VAR}. Required with webhook_url.
+	WebhookSecret string `yaml:"webhook_secret"`
+}
+
 // UsageNone turns the usage ledger off.
 const UsageNone = "none"
 
@@ -148,6 +166,12 @@ func (c *Config) setPeakDefaults() {
 	}
 	if c.PromptFilter.Threshold == 0 {
 		c.PromptFilter.Threshold = 0.5
+	}
+	if c.Handoff.Backend == "" {
+		c.Handoff.Backend = StoreSQLite
+	}
+	if c.Handoff.Path == "" {
+		c.Handoff.Path = "floodgate-data/handoffs.db"
 	}
 	if c.Usage.Backend == "" {
 		c.Usage.Backend = StoreSQLite
@@ -276,6 +300,23 @@ func (c *Config) validatePeak(bad func(path, format string, args ...any), models
 	}
 	if g := c.PromptFilter.GuardModel; g != "" && !models[g] {
 		bad("prompt_filter.guard_model", "unknown model %q", g)
+	}
+	switch c.Handoff.Backend {
+	case StoreSQLite:
+	case StorePostgres:
+		if c.Handoff.PostgresDSN == "" {
+			bad("handoff.postgres_dsn", "required with backend postgres")
+		}
+	default:
+		bad("handoff.backend", "want sqlite or postgres, got %q", c.Handoff.Backend)
+	}
+	if u := c.Handoff.WebhookURL; u != "" {
+		if pu, err := url.Parse(u); err != nil || (pu.Scheme != "http" && pu.Scheme != "https") || pu.Host == "" {
+			bad("handoff.webhook_url", "want an http(s) URL, got %q", u)
+		}
+		if len(c.Handoff.WebhookSecret) < 16 {
+			bad("handoff.webhook_secret", "required with webhook_url, at least 16 characters")
+		}
 	}
 	switch c.Usage.Backend {
 	case StoreSQLite, UsageNone:
