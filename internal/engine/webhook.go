@@ -1,27 +1,22 @@
 package engine
 
 import (
+	"github.com/floodgate-dev/floodgate/internal/webhook"
+
 	"bytes"
 	"context"
-	"crypto/hmac"
-	"crypto/sha256"
-	"encoding/hex"
-	"errors"
 	"fmt"
 	"io"
 	"net/http"
-	"strconv"
-	"strings"
 	"time"
 )
 
-// WebhookSignatureHeader carries a webhook's signature:
-// "t=<unix seconds>,v1=<hex HMAC-SHA256(secret, "<t>.<body>")>", as
-// Stripe signs its webhooks. The timestamp lets a receiver refuse replays.
-const WebhookSignatureHeader = "X-Floodgate-Signature"
+// WebhookSignatureHeader carries a webhook's signature (see package
+// webhook for the scheme).
+const WebhookSignatureHeader = webhook.SignatureHeader
 
 // ErrBadSignature is returned by VerifyWebhook.
-var ErrBadSignature = errors.New("engine: bad webhook signature")
+var ErrBadSignature = webhook.ErrBadSignature
 
 type webhookConfig struct {
 	secret   []byte
@@ -32,49 +27,13 @@ type webhookConfig struct {
 
 // SignWebhook returns the WebhookSignatureHeader value for body sent at t.
 func SignWebhook(secret []byte, t time.Time, body []byte) string {
-	ts := strconv.FormatInt(t.Unix(), 10)
-	return "t=" + ts + ",v1=" + hex.EncodeToString(webhookMAC(secret, ts, body))
+	return webhook.Sign(secret, t, body)
 }
 
-func webhookMAC(secret []byte, ts string, body []byte) []byte {
-	m := hmac.New(sha256.New, secret)
-	m.Write([]byte(ts))
-	m.Write([]byte{'.'})
-	m.Write(body)
-	return m.Sum(nil)
-}
-
-// VerifyWebhook checks a WebhookSignatureHeader value against body: the
-// MAC must match (in constant time) and the timestamp be within tolerance
-// of now. It returns an error matching ErrBadSignature otherwise.
+// VerifyWebhook checks a WebhookSignatureHeader value against body, as
+// webhook.Verify does.
 func VerifyWebhook(secret []byte, header string, body []byte, now time.Time, tolerance time.Duration) error {
-	var ts string
-	var sigs [][]byte
-	for _, part := range strings.Split(header, ",") {
-		k, v, _ := strings.Cut(strings.TrimSpace(part), "=")
-		switch k {
-		case "t":
-			ts = v
-		case "v1":
-			if b, err := hex.DecodeString(v); err == nil {
-				sigs = append(sigs, b)
-			}
-		}
-	}
-	sec, err := strconv.ParseInt(ts, 10, 64)
-	if err != nil || len(sigs) == 0 {
-		return fmt.Errorf("%w: malformed header", ErrBadSignature)
-	}
-	if d := now.Sub(time.Unix(sec, 0)); d > tolerance || d < -tolerance {
-		return fmt.Errorf("%w: timestamp outside the tolerance", ErrBadSignature)
-	}
-	want := webhookMAC(secret, ts, body)
-	for _, s := range sigs {
-		if hmac.Equal(s, want) {
-			return nil
-		}
-	}
-	return fmt.Errorf("%w: no matching signature", ErrBadSignature)
+	return webhook.Verify(secret, header, body, now, tolerance)
 }
 
 // deliverWebhook posts body to url, signed, retrying failures (transport

@@ -2,6 +2,8 @@ package handoff
 
 import (
 	"context"
+	"crypto/hmac"
+	"crypto/sha256"
 	"encoding/hex"
 	"net/http"
 	"os"
@@ -31,7 +33,7 @@ func FuzzVerify(f *testing.F) {
 				ts = v
 			}
 		}
-		if !strings.Contains(strings.ToLower(header), hex.EncodeToString(mac(secret, ts, body))) {
+		if !strings.Contains(strings.ToLower(header), hex.EncodeToString(testMAC(secret, ts, body))) {
 			t.Fatalf("accepted %q for %q", header, body)
 		}
 	})
@@ -78,4 +80,13 @@ func FuzzAdminAPI(f *testing.F) {
 			}
 		}
 	})
+}
+
+// testMAC is the v1 MAC of the signature scheme, written out here so that
+// the fuzzer checks Verify against the scheme rather than against itself.
+func testMAC(secret []byte, ts string, body []byte) []byte {
+	m := hmac.New(sha256.New, secret)
+	m.Write([]byte(ts + "."))
+	m.Write(body)
+	return m.Sum(nil)
 }

@@ -1,27 +1,25 @@
 package handoff
 
 import (
+	"github.com/floodgate-dev/floodgate/internal/webhook"
+
 	"bytes"
 	"context"
-	"crypto/hmac"
-	"crypto/sha256"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
 	"net/http"
 	"strconv"
-	"strings"
 	"time"
 
 	"github.com/floodgate-dev/floodgate/internal/queue"
 )
 
-// Webhook headers. The signature is the one engine.SignWebhook writes for
-// async runs, so one verifier serves both: "t=<unix seconds>,v1=<hex
-// HMAC-SHA256(secret, "<t>.<body>")>".
+// Webhook headers. The signature is the one every floodgate webhook
+// carries (package webhook), so one verifier serves async runs and
+// tickets alike.
 const (
-	SignatureHeader = "X-Floodgate-Signature"
+	SignatureHeader = webhook.SignatureHeader
 	// DeliveryHeader carries the event id: a receiver that has seen it
 	// before has the event already (deliveries are at least once).
 	DeliveryHeader = "X-Floodgate-Delivery"
@@ -32,54 +30,15 @@ const (
 )
 
 // ErrBadSignature is returned by Verify.
-var ErrBadSignature = errors.New("handoff: bad webhook signature")
+var ErrBadSignature = webhook.ErrBadSignature
 
 // Sign returns the SignatureHeader value for body sent at t.
-func Sign(secret []byte, t time.Time, body []byte) string {
-	ts := strconv.FormatInt(t.Unix(), 10)
-	return "t=" + ts + ",v1=" + hex.EncodeToString(mac(secret, ts, body))
-}
+func Sign(secret []byte, t time.Time, body []byte) string { return webhook.Sign(secret, t, body) }
 
-func mac(secret []byte, ts string, body []byte) []byte {
-	m := hmac.New(sha256.New, secret)
-	m.Write([]byte(ts))
-	m.Write([]byte{'.'})
-	m.Write(body)
-	return m.Sum(nil)
-}
-
-// Verify checks a SignatureHeader value against body, as a receiver
-// should: a v1 MAC must match (in constant time) and the timestamp be
-// within tolerance of now. It returns an error matching ErrBadSignature
-// otherwise.
+// Verify checks a SignatureHeader value against body, as webhook.Verify
+// does.
 func Verify(secret []byte, header string, body []byte, now time.Time, tolerance time.Duration) error {
-	var ts string
-	var sigs [][]byte
-	for _, part := range strings.Split(header, ",") {
-		k, v, _ := strings.Cut(strings.TrimSpace(part), "=")
-		switch k {
-		case "t":
-			ts = v
-		case "v1":
-			if b, err := hex.DecodeString(v); err == nil {
-				sigs = append(sigs, b)
-			}
-		}
-	}
-	sec, err := strconv.ParseInt(ts, 10, 64)
-	if err != nil || len(sigs) == 0 {
-		return fmt.Errorf("%w: malformed header", ErrBadSignature)
-	}
-	if d := now.Sub(time.Unix(sec, 0)); d > tolerance || d < -tolerance {
-		return fmt.Errorf("%w: timestamp outside the tolerance", ErrBadSignature)
-	}
-	want := mac(secret, ts, body)
-	for _, s := range sigs {
-		if hmac.Equal(s, want) {
-			return nil
-		}
-	}
-	return fmt.Errorf("%w: no matching signature", ErrBadSignature)
+	return webhook.Verify(secret, header, body, now, tolerance)
 }
 
 // Defaults of ConsumerConfig and StreamConfig.
