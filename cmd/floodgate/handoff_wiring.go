@@ -3,8 +3,6 @@ package main
 import (
 	"context"
 	"fmt"
-	"os"
-	"path/filepath"
 
 	"github.com/floodgate-dev/floodgate/internal/config"
 	"github.com/floodgate-dev/floodgate/internal/handoff"
@@ -33,12 +31,7 @@ func (a *app) startHandoff() error {
 	var err error
 	if hc.Backend == config.StorePostgres {
 		store, err = handoff.OpenPostgres(ctx, handoff.PostgresConfig{DSN: hc.PostgresDSN})
-	} else {
-		if dir := filepath.Dir(hc.Path); dir != "." {
-			if err := os.MkdirAll(dir, 0o750); err != nil {
-				return fmt.Errorf("handoff: %w", err)
-			}
-		}
+	} else { // OpenSQLite creates the file's directory
 		store, err = handoff.OpenSQLite(ctx, handoff.SQLiteConfig{Path: hc.Path})
 	}
 	if err != nil {

@@ -3,8 +3,6 @@ package main
 import (
 	"context"
 	"fmt"
-	"os"
-	"path/filepath"
 
 	"github.com/floodgate-dev/floodgate/internal/config"
 	"github.com/floodgate-dev/floodgate/internal/ledger"
@@ -39,12 +37,7 @@ func (a *app) startLedger() error {
 	if uc.Backend == config.StorePostgres {
 		lc.PostgresDSN = uc.PostgresDSN
 	} else {
-		lc.Path = uc.Path
-		if dir := filepath.Dir(uc.Path); dir != "." {
-			if err := os.MkdirAll(dir, 0o750); err != nil {
-				return fmt.Errorf("usage: %w", err)
-			}
-		}
+		lc.Path = uc.Path // ledger.Open creates its directory
 	}
 	db, err := ledger.Open(ctx, lc)
 	if err != nil {
