@@ -40,7 +40,7 @@ samples:
       rule: order_status
       kind: answer
       args: {order_id: "100123"}
-      answer: Your order 100123 is in transit with DHL (tracking number 123456789012), expected on Nov 29, 2026.
+      answer: Your order 100123 is in transit (carrier DHL, tracking number 123456789012), expected on Nov 29, 2026.
   - message: Wo ist meine Bestellung 100123?
     lang: de
     expect: {rule: order_status, contains: [unterwegs, 29.11.2026]}
@@ -71,7 +71,7 @@ func TestRulesTestCanned(t *testing.T) {
 		"   rule     order_status (answer, en)",
 		"   args     order_id=100123",
 		"   tool     get_order_status (canned)",
-		"   answer   Your order 100123 is in transit with DHL (tracking number 123456789012), expected on Nov 29, 2026.",
+		"   answer   Your order 100123 is in transit (carrier DHL, tracking number 123456789012), expected on Nov 29, 2026.",
 		"   answer   Ihre Bestellung 100123 ist unterwegs",
 		"   no answer: rules: no answer: tool_failed (rule shipment_tracking): no canned result for track_shipment",
 		"8 messages, 7 with expectations: 7 met, 0 not met",

@@ -2,8 +2,8 @@
 // a user's message without a model, by matching the message to a rule,
 // extracting the rule's arguments, calling one tool directly and rendering
 // a template with the tool's result ("where is my order 100123" →
-// get_order_status → "Your order 100123 is in transit with DHL, expected
-// Nov 29, 2026.").
+// get_order_status → "Your order 100123 is in transit (carrier DHL, …),
+// expected on Nov 29, 2026.").
 //
 // # Rules
 //

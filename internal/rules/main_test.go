@@ -11,7 +11,9 @@ import (
 
 func TestMain(m *testing.M) {
 	code := m.Run()
-	closeShop()
+	for _, f := range AfterTests {
+		f()
+	}
 	// The HTTP tools' shared client keeps idle connections; they are not
 	// leaks.
 	http.DefaultClient.CloseIdleConnections()

@@ -1,4 +1,4 @@
-package rules
+package rules_test
 
 import (
 	"context"
@@ -13,6 +13,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/floodgate-dev/floodgate/internal/config"
+	"github.com/floodgate-dev/floodgate/internal/rules"
 	"github.com/floodgate-dev/floodgate/internal/shop"
 	"github.com/floodgate-dev/floodgate/internal/tool"
 )
@@ -44,6 +45,7 @@ func closeShop() {
 func demoShop(t testing.TB) (*shop.Shop, *tool.Registry) {
 	t.Helper()
 	shopOnce.Do(func() {
+		rules.AfterTests = append(rules.AfterTests, closeShop)
 		shopShop, shopErr = shop.Open(context.Background(), shop.Config{Orders: shopOrders})
 		if shopErr == nil {
 			shopSrv = httptest.NewServer(shopShop.Handler())
@@ -63,11 +65,11 @@ func demoShop(t testing.TB) (*shop.Shop, *tool.Registry) {
 }
 
 // answer answers msg with the default rules, with a fresh run's tools.
-func answer(t *testing.T, reg *tool.Registry, in Input) (*Answer, error) {
+func answer(t *testing.T, reg *tool.Registry, in rules.Input) (*rules.Answer, error) {
 	t.Helper()
-	r, err := Default()
+	r, err := rules.Default()
 	require.NoError(t, err)
-	return r.Answer(context.Background(), RunnerTools(reg.NewRunner(r.Tools(), tool.Limits{})), in)
+	return r.Answer(context.Background(), rules.RunnerTools(reg.NewRunner(r.Tools(), tool.Limits{})), in)
 }
 
 // TestDefaultRulesAgainstShop asks the built-in rules about real orders
@@ -92,10 +94,10 @@ func TestDefaultRulesAgainstShop(t *testing.T) {
 			t.Run(status+"/"+n, func(t *testing.T) {
 				for _, lang := range []string{"en", "de"} {
 					msg := map[string]string{"en": "Where is my order " + n + "?", "de": "Wo ist meine Bestellung " + n + "?"}[lang]
-					a, err := answer(t, reg, Input{Message: msg, Lang: lang})
+					a, err := answer(t, reg, rules.Input{Message: msg, Lang: lang})
 					require.NoError(t, err, msg)
 					assert.Equal(t, "order_status", a.Rule)
-					assert.Equal(t, KindAnswer, a.Kind)
+					assert.Equal(t, rules.KindAnswer, a.Kind)
 					assert.Equal(t, lang, a.Lang)
 					assert.Equal(t, map[string]string{"order_id": n}, a.Args)
 					for _, w := range wantOrder(lang, o) {
@@ -103,7 +105,7 @@ func TestDefaultRulesAgainstShop(t *testing.T) {
 					}
 
 					msg = map[string]string{"en": "Can you track the parcel of order " + n + "?", "de": "Wo ist das Paket meiner Bestellung " + n + "?"}[lang]
-					a, err = answer(t, reg, Input{Message: msg, Lang: lang})
+					a, err = answer(t, reg, rules.Input{Message: msg, Lang: lang})
 					require.NoError(t, err, msg)
 					assert.Equal(t, "shipment_tracking", a.Rule)
 					for _, w := range wantShipment(lang, s) {
@@ -120,14 +122,14 @@ func wantOrder(lang string, o shop.Order) []string {
 	want := []string{strconv.Itoa(o.OrderID)}
 	switch o.Status {
 	case shop.StatusProcessing, shop.StatusCancelled:
-		want = append(want, formatDate(lang, o.PlacedAt))
+		want = append(want, rules.FormatDate(lang, o.PlacedAt))
 	case shop.StatusShipped, shop.StatusInTransit, shop.StatusOutForDelivery:
-		want = append(want, o.Shipment.Carrier, o.Shipment.TrackingNumber, formatDate(lang, o.Shipment.ETA))
+		want = append(want, o.Shipment.Carrier, o.Shipment.TrackingNumber, rules.FormatDate(lang, o.Shipment.ETA))
 	case shop.StatusDelivered, shop.StatusReturnRequested:
-		want = append(want, formatDate(lang, o.Shipment.DeliveredAt))
+		want = append(want, rules.FormatDate(lang, o.Shipment.DeliveredAt))
 	}
 	words := map[string]map[string]string{
-		"en": {shop.StatusProcessing: "not shipped", shop.StatusCancelled: "cancelled", shop.StatusShipped: "is shipped",
+		"en": {shop.StatusProcessing: "processing", shop.StatusCancelled: "cancelled", shop.StatusShipped: "is shipped",
 			shop.StatusInTransit: "in transit", shop.StatusOutForDelivery: "out for delivery", shop.StatusDelivered: "delivered",
 			shop.StatusReturnRequested: "return", shop.StatusRefunded: "refunded"},
 		"de": {shop.StatusProcessing: "nicht versandt", shop.StatusCancelled: "storniert", shop.StatusShipped: "versandt",
@@ -146,9 +148,9 @@ func wantShipment(lang string, s shop.Shipment) []string {
 	case s.Carrier == "":
 		want = append(want, map[string]string{"en": "not shipped", "de": "noch nicht versandt"}[lang])
 	case s.DeliveredAt != "":
-		want = append(want, s.Carrier, s.TrackingNumber, formatDate(lang, s.DeliveredAt))
+		want = append(want, s.Carrier, s.TrackingNumber, rules.FormatDate(lang, s.DeliveredAt))
 	default:
-		want = append(want, s.Carrier, s.TrackingNumber, formatDate(lang, s.ETA), s.LastEvent, s.Location)
+		want = append(want, s.Carrier, s.TrackingNumber, rules.FormatDate(lang, s.ETA), s.LastEvent, s.Location)
 	}
 	return want
 }
@@ -166,7 +168,7 @@ func TestDefaultRulesAnswerEveryOrder(t *testing.T) {
 		total++
 		o, err := sh.Order(ctx, id)
 		require.NoError(t, err)
-		a, err := answer(t, reg, Input{Message: "where is my order " + strconv.Itoa(id)})
+		a, err := answer(t, reg, rules.Input{Message: "where is my order " + strconv.Itoa(id)})
 		if !assert.NoError(t, err, id) {
 			continue
 		}
@@ -194,33 +196,33 @@ func TestDefaultRulesOtherAnswers(t *testing.T) {
 
 	tests := []struct {
 		name     string
-		give     Input
+		give     rules.Input
 		wantRule string
-		wantKind Kind
+		wantKind rules.Kind
 		wantHas  []string
-		wantErr  Reason
+		wantErr  rules.Reason
 	}{
-		{"return status", Input{Message: "What about my return " + ret.ReturnID + "?"}, "return_status", KindAnswer,
-			[]string{ret.ReturnID, strconv.Itoa(ret.OrderID), ret.RefundAmount.String() + " EUR", human(ret.Status)}, ""},
-		{"return status in German, lower case", Input{Message: "Rücksendung " + strings.ToLower(ret.ReturnID), Lang: "de"}, "return_status", KindAnswer,
+		{"return status", rules.Input{Message: "What about my return " + ret.ReturnID + "?"}, "return_status", rules.KindAnswer,
+			[]string{ret.ReturnID, strconv.Itoa(ret.OrderID), ret.RefundAmount.String() + " EUR", rules.Human(ret.Status)}, ""},
+		{"return status in German, lower case", rules.Input{Message: "Rücksendung " + strings.ToLower(ret.ReturnID), Lang: "de"}, "return_status", rules.KindAnswer,
 			[]string{ret.ReturnID, ret.RefundAmount.String() + " EUR"}, ""},
-		{"unknown return", Input{Message: "return R-999999?"}, "return_status", KindToolError, []string{"R-999999"}, ""},
-		{"return policy", Input{Message: "What's your return policy?"}, "return_policy", KindAnswer, []string{"30 days"}, ""},
-		{"return policy in German", Input{Message: "Wie funktioniert die Rückgabe?", Lang: "de"}, "return_policy", KindAnswer, []string{"30 Tagen"}, ""},
-		{"unknown order", Input{Message: "where is my order 999999"}, "order_status", KindToolError, []string{"999999", "check"}, ""},
-		{"unknown order, tracking", Input{Message: "track order 999999", Intent: "shipment_tracking"}, "shipment_tracking", KindToolError, []string{"999999"}, ""},
-		{"no number asks", Input{Message: "where is my order?", Intent: "order_status"}, "order_status", KindAsk, []string{"order number"}, ""},
-		{"number from the pinned facts", Input{Message: "and when will it arrive?", Intent: "shipment_tracking", Facts: map[string][]string{"order_number": {strconv.Itoa(ids[0])}}},
-			"shipment_tracking", KindAnswer, []string{strconv.Itoa(ids[0])}, ""},
-		{"cancellation is not a status question", Input{Message: "please cancel my order 100123"}, "", "", nil, ReasonNoMatch},
-		{"a complaint is not answered by patterns", Input{Message: "my order 100123 is a disgrace", Intent: "complaint"}, "", "", nil, ReasonNoMatch},
-		{"small talk", Input{Message: "hello, how are you?"}, "", "", nil, ReasonNoMatch},
+		{"unknown return", rules.Input{Message: "return R-999999?"}, "return_status", rules.KindToolError, []string{"R-999999"}, ""},
+		{"return policy", rules.Input{Message: "What's your return policy?"}, "return_policy", rules.KindAnswer, []string{"30 days"}, ""},
+		{"return policy in German", rules.Input{Message: "Wie funktioniert die Rückgabe?", Lang: "de"}, "return_policy", rules.KindAnswer, []string{"30 Tagen"}, ""},
+		{"unknown order", rules.Input{Message: "where is my order 999999"}, "order_status", rules.KindToolError, []string{"999999", "check"}, ""},
+		{"unknown order, tracking", rules.Input{Message: "track order 999999", Intent: "shipment_tracking"}, "shipment_tracking", rules.KindToolError, []string{"999999"}, ""},
+		{"no number asks", rules.Input{Message: "where is my order?", Intent: "order_status"}, "order_status", rules.KindAsk, []string{"order number"}, ""},
+		{"number from the pinned facts", rules.Input{Message: "and when will it arrive?", Intent: "shipment_tracking", Facts: map[string][]string{"order_number": {strconv.Itoa(ids[0])}}},
+			"shipment_tracking", rules.KindAnswer, []string{strconv.Itoa(ids[0])}, ""},
+		{"cancellation is not a status question", rules.Input{Message: "please cancel my order 100123"}, "", "", nil, rules.ReasonNoMatch},
+		{"a complaint is not answered by patterns", rules.Input{Message: "my order 100123 is a disgrace", Intent: "complaint"}, "", "", nil, rules.ReasonNoMatch},
+		{"small talk", rules.Input{Message: "hello, how are you?"}, "", "", nil, rules.ReasonNoMatch},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			a, err := answer(t, reg, tt.give)
 			if tt.wantErr != "" {
-				assert.Equal(t, tt.wantErr, ReasonOf(err), "answer: %+v", a)
+				assert.Equal(t, tt.wantErr, rules.ReasonOf(err), "answer: %+v", a)
 				return
 			}
 			require.NoError(t, err)
@@ -237,14 +239,14 @@ func TestDefaultRulesOtherAnswers(t *testing.T) {
 // budget: a runner whose budget is spent makes the rule give no answer.
 func TestRunnerToolsGovernance(t *testing.T) {
 	_, reg := demoShop(t)
-	r, err := Default()
+	r, err := rules.Default()
 	require.NoError(t, err)
 	ru := reg.NewRunner(r.Tools(), tool.Limits{MaxCalls: 1})
-	tools := RunnerTools(ru)
-	_, err = r.Answer(context.Background(), tools, Input{Message: "where is my order 100001"})
+	tools := rules.RunnerTools(ru)
+	_, err = r.Answer(context.Background(), tools, rules.Input{Message: "where is my order 100001"})
 	require.NoError(t, err)
-	_, err = r.Answer(context.Background(), tools, Input{Message: "where is my order 100002"})
-	assert.Equal(t, ReasonToolFailed, ReasonOf(err))
+	_, err = r.Answer(context.Background(), tools, rules.Input{Message: "where is my order 100002"})
+	assert.Equal(t, rules.ReasonToolFailed, rules.ReasonOf(err))
 	assert.ErrorContains(t, err, "budget")
 	assert.Equal(t, 2, ru.Stats().Requested)
 }
