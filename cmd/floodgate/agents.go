@@ -121,7 +121,7 @@ func engineAgents(cfg *config.Config) []engine.Agent {
 				MaxToolCalls: a.Limits.MaxToolCalls, MaxTurns: a.Limits.MaxTurns, Deadline: a.Limits.Deadline,
 			},
 			Context: contextPolicy(a.Context),
-			Intent:  a.Intent, Routing: a.Routing,
+			Intent:  a.Intent, Routing: a.Routing, Degrade: a.Degrade,
 		})
 	}
 	return agents

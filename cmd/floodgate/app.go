@@ -17,6 +17,7 @@ import (
 	"github.com/floodgate-dev/floodgate/internal/admission"
 	"github.com/floodgate-dev/floodgate/internal/config"
 	"github.com/floodgate-dev/floodgate/internal/ctxwindow"
+	"github.com/floodgate-dev/floodgate/internal/degrade"
 	"github.com/floodgate-dev/floodgate/internal/engine"
 	"github.com/floodgate-dev/floodgate/internal/gateway"
 	"github.com/floodgate-dev/floodgate/internal/ledger"
@@ -221,12 +222,7 @@ func newApp(cfg *config.Config, log *slog.Logger, shopLn net.Listener) (a *app, 
 	if a.ledger != nil {
 		gc.Usage = a.ledger.publisher
 	}
-	if err := a.startHandoff(); err != nil {
-		return nil, err
-	}
-	if gc.ShedFallback, err = a.shedFallback(); err != nil {
-		return nil, err
-	}
+	gc.Fallback = a.fallback()
 	if err := a.startCluster(&gc); err != nil {
 		return nil, err
 	}
@@ -260,6 +256,17 @@ func (a *app) startEngine() error {
 	if a.tools, err = newRegistry(a.cfg, a.metrics); err != nil {
 		return err
 	}
+	if err := a.startHandoff(); err != nil {
+		return err
+	}
+	dm, err := degrade.NewMetrics(a.metrics.Registry())
+	if err != nil {
+		return err
+	}
+	var handoffs engine.Handoffs
+	if a.handoff != nil {
+		handoffs = a.handoff.svc
+	}
 	cm := ctxwindow.NewMetrics(a.metrics.Registry())
 	rm, err := engine.NewRoutingMetrics(a.metrics.Registry())
 	if err != nil {
@@ -275,6 +282,8 @@ func (a *app) startEngine() error {
 		Publisher:        a.queue,
 		Usage:            ledgerUsage{a},
 		ToolResultFilter: a.toolResultFilter(),
+		Handoffs:         handoffs,
+		DegradeMetrics:   dm,
 		WebhookSecret:    []byte(a.cfg.Async.WebhookSecret),
 		LeaseTTL:         a.cfg.Sessions.LeaseTTL,
 		RunAttempts:      runDeliveries,

@@ -2,53 +2,31 @@ package main
 
 import (
 	"context"
-	"time"
 
 	"github.com/floodgate-dev/floodgate/internal/degrade"
+	"github.com/floodgate-dev/floodgate/internal/engine"
 	"github.com/floodgate-dev/floodgate/internal/gateway"
-	"github.com/floodgate-dev/floodgate/internal/rules"
-	"github.com/floodgate-dev/floodgate/internal/tool"
 )
 
-// shedGrace bounds the rules engine's answer to a shed turn: the node is
-// overloaded, so the answer must come fast or not at all.
-const shedGrace = 2 * time.Second
-
-// shedFallback answers agent turns that admission shed with the
-// degradation ladder's shed rungs: the rules engine (tools called directly,
-// no model), then a friendly message in the customer's language. Nil when
-// no agent is configured.
-func (a *app) shedFallback() (func(context.Context, gateway.ShedTurn) string, error) {
-	if a.engine == nil || a.tools == nil {
-		return nil, nil
+// fallback answers agent turns the gateway refused before they ran (shed
+// by admission, over the tenant's hard budget, blocked by the prompt
+// filter) from the agent's degradation ladder, without a model: the rules
+// engine calling the agent's tools, then a friendly message in the
+// customer's language. Nil when no agent is configured.
+func (a *app) fallback() func(context.Context, gateway.RefusedTurn) gateway.Fallback {
+	if a.engine == nil {
+		return nil
 	}
-	m, err := degrade.NewMetrics(a.metrics.Registry())
-	if err != nil {
-		return nil, err
-	}
-	rs, err := rules.Default()
-	if err != nil {
-		return nil, err
-	}
-	ladders := make(map[string]*degrade.Ladder, len(a.cfg.Agents))
-	for _, ag := range a.cfg.Agents {
-		l, err := degrade.New(degrade.Config{}, degrade.Options{Agent: ag.Name, Rules: rs, Metrics: m})
-		if err != nil {
-			return nil, err
+	return func(ctx context.Context, t gateway.RefusedTurn) gateway.Fallback {
+		trigger := degrade.Trigger(t.Reason)
+		if t.Reason == "queue_timeout" {
+			trigger = degrade.Shed
 		}
-		ladders[ag.Name] = l
+		res, err := a.engine.Degrade(ctx, engine.RunRequest{Tenant: t.Tenant, Tier: t.Tier, Agent: t.Agent,
+			SessionID: t.Session, UserID: t.User, Input: t.Input}, trigger)
+		if err != nil {
+			return gateway.Fallback{} // a malformed turn: its refusal stands
+		}
+		return gateway.Fallback{Text: res.Output, Status: res.Status, Rung: res.Rung}
 	}
-	names := make([]string, 0, len(a.cfg.Tools))
-	for _, t := range a.cfg.Tools {
-		names = append(names, t.Name)
-	}
-	return func(ctx context.Context, t gateway.ShedTurn) string {
-		l := ladders[t.Agent] // nil for an unknown agent: the built-in apology
-		ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), shedGrace)
-		defer cancel()
-		caller := rules.RunnerTools(a.tools.NewRunner(names, tool.Limits{}))
-		out := l.Climb(ctx, degrade.Situation{Trigger: degrade.Shed, Message: t.Input, Tier: t.Tier},
-			degrade.Rungs{Rules: degrade.RulesVia(caller, rules.Input{Message: t.Input})})
-		return out.Text
-	}, nil
 }

@@ -23,22 +23,7 @@ func TestShedTurnAnsweredByRules(t *testing.T) {
 		c.Admission.MaxConcurrent = 1
 	})
 	defer func() { require.NoError(t, stop()) }()
-	// Hold the node's only slot, and fill its queue with waiters that
-	// outrank the standard tier, so that every turn below is shed.
-	held, err := a.admission.Admit(context.Background(), admission.Ticket{Priority: 1000})
-	require.NoError(t, err)
-	defer held.Release()
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	for range a.cfg.Admission.MaxQueue {
-		go func() {
-			p, err := a.admission.Admit(ctx, admission.Ticket{Priority: 1000})
-			if err == nil {
-				p.Release()
-			}
-		}()
-	}
-	require.Eventually(t, func() bool { return a.admission.Stats().Waiting == a.cfg.Admission.MaxQueue }, 5e9, 1e7)
+	defer holdAdmission(t, a)()
 
 	turn := func(input string) (map[string]any, http.Header) {
 		req, _ := http.NewRequest("POST", base+"/v1/agents/support/runs", strings.NewReader(`{"input":"`+input+`"}`))
@@ -61,4 +46,29 @@ func TestShedTurnAnsweredByRules(t *testing.T) {
 	assert.Equal(t, "degraded", out["status"])
 	assert.NotEmpty(t, out["output"])
 	assert.NotContains(t, out["output"], "100123")
+}
+
+// holdAdmission holds the node's admission slots and fills its queue with
+// waiters that outrank every tier, so that every turn is shed until the
+// returned release is called. The node must admit one request at a time
+// (admission.max_concurrent 1).
+func holdAdmission(t *testing.T, a *app) (release func()) {
+	t.Helper()
+	held, err := a.admission.Admit(context.Background(), admission.Ticket{Priority: 1000})
+	require.NoError(t, err)
+	ctx, cancel := context.WithCancel(context.Background())
+	for range a.cfg.Admission.MaxQueue {
+		go func() {
+			p, err := a.admission.Admit(ctx, admission.Ticket{Priority: 1000})
+			if err == nil {
+				p.Release()
+			}
+		}()
+	}
+	require.Eventually(t, func() bool { return a.admission.Stats().Waiting == a.cfg.Admission.MaxQueue }, 5e9, 1e7)
+	return func() {
+		cancel()
+		held.Release()
+		require.Eventually(t, func() bool { return a.admission.Stats().Waiting == 0 }, 5e9, 1e7)
+	}
 }

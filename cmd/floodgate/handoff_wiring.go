@@ -5,6 +5,7 @@ import (
 	"fmt"
 
 	"github.com/floodgate-dev/floodgate/internal/config"
+	"github.com/floodgate-dev/floodgate/internal/degrade"
 	"github.com/floodgate-dev/floodgate/internal/handoff"
 	"github.com/floodgate-dev/floodgate/internal/queue"
 )
@@ -41,6 +42,7 @@ func (a *app) startHandoff() error {
 	a.handoff = d
 	d.svc, err = handoff.New(handoff.Config{
 		Store: store, Queue: a.queue, WebhookURL: hc.WebhookURL, WebhookSecret: []byte(hc.WebhookSecret), Logger: a.log,
+		Acks: degrade.HandoffAcks,
 	})
 	if err != nil {
 		return fmt.Errorf("handoff: %w", err)

@@ -1,6 +1,7 @@
 package config
 
 import (
+	"github.com/floodgate-dev/floodgate/internal/degrade"
 	"time"
 
 	"github.com/floodgate-dev/floodgate/internal/intent"
@@ -48,6 +49,12 @@ type Agent struct {
 	// model, so that simple intents go to simple_model and everything
 	// else to model. See internal/modelpolicy.Config for every key.
 	Routing modelpolicy.Config `yaml:"routing"`
+	// Degrade is the agent's degradation ladder and output checks: what
+	// answers when the model cannot (another model, the rules engine, a
+	// human handoff ticket, a friendly message), by trigger. Absent: the
+	// default ladder of internal/degrade.DefaultRungs and no output
+	// checks. See internal/degrade.Config for every key.
+	Degrade degrade.Config `yaml:"degrade"`
 }
 
 // AgentLimits bound one run.

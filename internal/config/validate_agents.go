@@ -1,7 +1,9 @@
 package config
 
 import (
+	"errors"
 	"fmt"
+	"github.com/floodgate-dev/floodgate/internal/degrade"
 	"net/url"
 	"regexp"
 	"slices"
@@ -133,6 +135,7 @@ func (c *Config) validateAgents(bad func(path, format string, args ...any)) {
 		}
 		validateContext(p+".context", &cp, bad)
 		validateRouting(p, &a, models, bad)
+		validateDegrade(p+".degrade", &a, models, bad)
 	}
 
 	switch c.Sessions.Backend {
@@ -205,4 +208,22 @@ func splitErrors(err error) []error {
 		return j.Unwrap()
 	}
 	return []error{err}
+}
+
+// validateDegrade checks an agent's degradation ladder: its own rules
+// (internal/degrade) and that its model rungs name configured models.
+func validateDegrade(p string, a *Agent, models map[string]bool, bad func(path, format string, args ...any)) {
+	var ve *degrade.ValidationError
+	if err := a.Degrade.Validate(p); errors.As(err, &ve) {
+		for _, pr := range ve.Problems {
+			bad(pr.Path, "%s", pr.Message)
+		}
+	} else if err != nil {
+		bad(p, "%v", err)
+	}
+	for i, r := range a.Degrade.Rungs {
+		if r.Kind == degrade.KindModel && r.Model != "" && !models[r.Model] {
+			bad(fmt.Sprintf("%s.rungs[%d].model", p, i), "unknown model %q", r.Model)
+		}
+	}
 }

@@ -228,13 +228,20 @@ func RulesVia(tools rules.ToolCaller, in rules.Input) RulesRung {
 	}
 }
 
+// TicketOpener opens handoff tickets and words their acknowledgement;
+// *handoff.Service satisfies it.
+type TicketOpener interface {
+	Open(ctx context.Context, t handoff.Ticket) (handoff.Ticket, error)
+	Ack(t handoff.Ticket) string
+}
+
 // HandoffVia returns a HandoffRung that opens a ticket with svc: t
 // carries the tenant, session, user, agent, summary, pinned facts and
 // last turns (handoff.CompactTurns); the rung sets its reason, priority
 // and language. The answer is the ticket's acknowledgement. Opening is
 // idempotent per session, so a session already handed off gets its
 // open ticket's acknowledgement.
-func HandoffVia(svc *handoff.Service, t handoff.Ticket) HandoffRung {
+func HandoffVia(svc TicketOpener, t handoff.Ticket) HandoffRung {
 	return func(ctx context.Context, req HandoffRequest) (string, error) {
 		tk := t
 		tk.Reason, tk.Priority, tk.Lang = req.Reason, req.Priority, req.Lang

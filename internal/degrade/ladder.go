@@ -237,3 +237,20 @@ func (r *rung) admits(s *Situation, ti int) bool {
 	}
 	return true
 }
+
+// HandoffPriority returns the ticket priority of tier on the ladder's
+// first handoff rung, or the built-in priorities when it has none: the
+// priority of a ticket the agent files itself (escalate_to_human).
+func (l *Ladder) HandoffPriority(tier string) int {
+	if l != nil {
+		for i := range l.rungs {
+			if r := &l.rungs[i]; r.kind == KindHandoff {
+				return r.step().Priority(tier)
+			}
+		}
+	}
+	if p, ok := DefaultPriorities[tier]; ok {
+		return p
+	}
+	return DefaultPriority
+}

@@ -3,8 +3,10 @@ package degrade
 import (
 	"context"
 	"errors"
+	"net/http"
 
 	"github.com/floodgate-dev/floodgate/internal/llm"
+	"github.com/floodgate-dev/floodgate/internal/provider"
 )
 
 // Trigger is why a run left the normal path: the degraded_reason of its
@@ -62,9 +64,10 @@ func triggerIndex(t Trigger) int {
 
 // TriggerOf names the trigger of a failed model call (a router error):
 // Deadline when the context's deadline is in its chain,
-// NoHealthyEndpoint for llm.KindUnavailable (no endpoint could serve
-// the model) and llm.KindRateLimited (every endpoint answered 429),
-// ModelError for any other failure. ok is false for nil and for a
+// NoHealthyEndpoint for llm.KindRateLimited (every endpoint answered
+// 429) and llm.KindUnavailable (no endpoint could serve the model)
+// unless its last failure was a server error (the endpoints are up and
+// the model fails: ModelError), ModelError for any other failure. ok is false for nil and for a
 // cancelled context (the client went away: nobody is left to answer).
 func TriggerOf(err error) (t Trigger, ok bool) {
 	if err == nil || errors.Is(err, context.Canceled) {
@@ -73,10 +76,23 @@ func TriggerOf(err error) (t Trigger, ok bool) {
 	if errors.Is(err, context.DeadlineExceeded) {
 		return Deadline, true
 	}
-	switch llm.AsError(err).Kind {
+	e := llm.AsError(err)
+	switch e.Kind {
 	case llm.KindCanceled:
 		return "", false
-	case llm.KindUnavailable, llm.KindRateLimited:
+	case llm.KindRateLimited:
+		return NoHealthyEndpoint, true
+	case llm.KindUnavailable:
+		// The router's "no endpoint could serve" wraps the last failure:
+		// endpoints that answered with a server error are up but failing
+		// (a model error); down (503 Service Unavailable), unreachable,
+		// cut or ejected ones are not healthy.
+		var last *llm.Error
+		var status *provider.StatusError
+		if errors.As(e.Err, &last) && last.Kind == llm.KindServer &&
+			!(errors.As(last, &status) && status.StatusCode == http.StatusServiceUnavailable) {
+			return ModelError, true
+		}
 		return NoHealthyEndpoint, true
 	}
 	return ModelError, true

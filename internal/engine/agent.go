@@ -2,6 +2,7 @@ package engine
 
 import (
 	"fmt"
+	"github.com/floodgate-dev/floodgate/internal/degrade"
 	"log/slog"
 	"slices"
 	"strings"
@@ -87,6 +88,11 @@ type Agent struct {
 	// value sends simple intents to SimpleModel and everything else to
 	// Model.
 	Routing modelpolicy.Config
+	// Degrade is the agent's degradation ladder and output checks (see
+	// internal/degrade): what answers when the normal path fails. The
+	// zero value is degrade.DefaultRungs of the agent's small model and
+	// no output checks.
+	Degrade degrade.Config
 }
 
 // Limits bound one run. The limits of the agent a run starts with hold for
@@ -133,6 +139,10 @@ type agent struct {
 	// classifier classifies the agent's turns; policy chooses their model.
 	classifier *intent.Classifier
 	policy     *modelpolicy.Policy
+	// ladder answers when the normal path fails; checker checks final
+	// answers (nil checks nothing).
+	ladder  *degrade.Ladder
+	checker *degrade.Checker
 }
 
 func (a *agent) canHandoff(to string) bool { return slices.Contains(a.Handoffs, to) }

@@ -4,6 +4,8 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"github.com/floodgate-dev/floodgate/internal/degrade"
+	"github.com/floodgate-dev/floodgate/internal/rules"
 	"log/slog"
 	"net/http"
 	"time"
@@ -170,6 +172,19 @@ type Config struct {
 	// request path, once per tool result, with the run's context and
 	// tenant; it must be safe for concurrent use.
 	ToolResultFilter func(ctx context.Context, tenant, tool, content string) string
+
+	// Handoffs, if not nil, files human-handoff tickets: the ladders'
+	// handoff rungs and escalate_to_human open them, and while a session
+	// has an active ticket its messages go to the ticket, not the model.
+	// *handoff.Service satisfies it. Nil: handoff rungs are skipped and
+	// escalate_to_human answers EscalationReply.
+	Handoffs Handoffs
+	// Rules is the rule set of the ladders' rules rungs that name no
+	// file. Nil means rules.Default(), the demo shop's rules.
+	Rules *rules.Rules
+	// DegradeMetrics, if not nil, counts the rungs the ladders try and
+	// the output checks that fail.
+	DegradeMetrics *degrade.Metrics
 
 	// HandoffFilter, if not nil, filters the conversation the receiving
 	// agent of a handoff sees (the history and the turn so far, system

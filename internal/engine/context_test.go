@@ -209,9 +209,10 @@ func TestContextTooLarge(t *testing.T) {
 	res, err := env.engine.Run(context.Background(), RunRequest{Tenant: "t1", Agent: "support",
 		Input: strings.Repeat("Please read this very long complaint. ", 300)}, nil)
 	require.NoError(t, err)
-	assert.Equal(t, StatusFailed, res.Status)
-	require.NotNil(t, res.Error)
-	assert.Equal(t, "context_length_exceeded", res.Error.Code)
-	assert.Equal(t, 400, res.Error.Status)
+	// The turn cannot be sent to any model: the ladder answers (a
+	// complaint: no rule; no handoff service: the apology).
+	assert.Equal(t, StatusDegraded, res.Status)
+	assert.Equal(t, "model_error", res.DegradedReason)
+	assert.Equal(t, "message", res.Rung)
 	assert.Zero(t, len(env.rec.snapshot()), "nothing was sent")
 }

@@ -5,6 +5,7 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"fmt"
+	"github.com/floodgate-dev/floodgate/internal/rules"
 	"log/slog"
 	"net/http"
 	"slices"
@@ -32,6 +33,7 @@ type Engine struct {
 	tools     Tools                  // may be nil
 	pub       Publisher
 	usage     UsageSink // may be nil
+	handoffs  Handoffs  // may be nil
 	obs       Observer
 	choices   ChoiceObserver
 	// toolFilter, if not nil, rewrites tool results before a model sees
@@ -102,7 +104,7 @@ func New(cfg Config) (*Engine, error) {
 		return nil, fmt.Errorf("%w: Model and Sessions are required", ErrInvalidConfig)
 	}
 	e := &Engine{model: cfg.Model, sessions: cfg.Sessions, tools: cfg.Tools, pub: cfg.Publisher, obs: cfg.Observer,
-		usage: cfg.Usage, toolFilter: cfg.ToolResultFilter, choices: cfg.ChoiceObserver}
+		usage: cfg.Usage, handoffs: cfg.Handoffs, toolFilter: cfg.ToolResultFilter, choices: cfg.ChoiceObserver}
 	e.leases = cfg.Leases
 	if e.leases == nil {
 		l, ok := cfg.Sessions.(Leases)
@@ -138,6 +140,15 @@ func New(cfg Config) (*Engine, error) {
 	var err error
 	e.agents, e.names, err = compileAgents(cfg.Agents, hasTool, e.users != nil, cobs, e.log, meteredModel{e})
 	if err != nil {
+		return nil, err
+	}
+	rs := cfg.Rules
+	if rs == nil {
+		if rs, err = rules.Default(); err != nil {
+			return nil, fmt.Errorf("%w: built-in rules: %w", ErrInvalidConfig, err)
+		}
+	}
+	if err := compileLadders(e.agents, rs, cfg.DegradeMetrics); err != nil {
 		return nil, err
 	}
 	for _, a := range e.agents {

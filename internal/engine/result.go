@@ -16,9 +16,12 @@ const (
 	// its work short (Reason says which).
 	StatusPartial = store.RunPartial
 	// StatusDegraded: an answer from a lower rung of the degradation
-	// ladder (a later issue); not produced by the engine yet.
+	// ladder than the agent's model: DegradedReason says why, Rung which
+	// rung answered.
 	StatusDegraded = store.RunDegraded
-	// StatusHandedOff: the conversation was escalated to a human.
+	// StatusHandedOff: the conversation was handed to a person (the
+	// model's escalate_to_human, the ladder's handoff rung, or a message
+	// of a session a person holds); Ticket names the ticket.
 	StatusHandedOff = store.RunHandedOff
 	// StatusFailed: no answer; Error says why and nothing was stored, so
 	// the client may retry with the same RunID.
@@ -32,6 +35,9 @@ const (
 	ReasonEscalated  = "escalated"
 	ReasonModel      = "model_error"
 	ReasonDeadline   = "deadline"
+	// ReasonHeld: the session is held by a person (an active handoff
+	// ticket); the message went to the ticket.
+	ReasonHeld = "held_by_person"
 )
 
 // Result is the outcome of one run; it is the run API's response body.
@@ -46,8 +52,15 @@ type Result struct {
 	Output string `json:"output"`
 	// Status is one of the Status* constants.
 	Status string `json:"status"`
-	// Reason says why a run is partial, handed off or failed.
-	Reason    string           `json:"reason,omitempty"`
+	// Reason says why a run is partial, degraded, handed off or failed.
+	Reason string `json:"reason,omitempty"`
+	// DegradedReason is the trigger that sent the run down the
+	// degradation ladder (one of degrade.Triggers), and Rung the kind of
+	// rung that answered (model, rules, handoff or message).
+	DegradedReason string `json:"degraded_reason,omitempty"`
+	Rung           string `json:"rung,omitempty"`
+	// Ticket is the handoff ticket of a handed-off run.
+	Ticket    string           `json:"ticket_id,omitempty"`
 	ToolCalls []ToolCallRecord `json:"tool_calls"`
 	Handoffs  []Handoff        `json:"handoffs,omitempty"`
 	// Usage and Cost (USD, at the router's prices) sum every model call.

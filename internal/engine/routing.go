@@ -3,6 +3,7 @@ package engine
 import (
 	"context"
 	"fmt"
+	"github.com/floodgate-dev/floodgate/internal/degrade"
 	"math"
 	"strings"
 
@@ -179,9 +180,20 @@ func (r *run) previous() (modelpolicy.Previous, string) {
 		}
 	}
 	answer := outputOf(t.Messages)
-	p.LowConfidence = answer == fallbackReply || unsure(answer) ||
+	p.LowConfidence = apology(answer) || unsure(answer) ||
 		tools >= r.entry.Limits.MaxToolCalls || calls+1 >= r.entry.Limits.MaxTurns
 	return p, cls.Intent
+}
+
+// apology reports whether answer is the ladder's built-in apology: the
+// turn was not answered.
+func apology(answer string) bool {
+	for _, a := range degrade.Apologies {
+		if answer == a {
+			return true
+		}
+	}
+	return false
 }
 
 // userText returns the user's message of a stored turn.

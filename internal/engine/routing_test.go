@@ -271,19 +271,21 @@ func TestUsageRecords(t *testing.T) {
 	assert.InDelta(t, float64(sum), float64(run.Cost), 2, "the run's cost is its calls'")
 	assert.Empty(t, run.Error)
 
-	// A model that fails: a call record with the error, and a failed run.
+	// A model that fails: a call record with the error, and a run the
+	// ladder answered.
 	require.NoError(t, env.sim.SetFaults(sim.Faults{ErrorRate: 1, ErrorStatus: 500}))
 	res, err = env.engine.Run(ctx, RunRequest{Tenant: "acme", Agent: "support", Input: "Where is my order 100124?"}, nil)
 	require.NoError(t, err)
-	require.Equal(t, StatusFailed, res.Status)
+	require.Equal(t, StatusDegraded, res.Status)
 	recs = sink.records()[3:]
 	require.Len(t, recs, 2)
 	assert.Equal(t, ledger.KindCall, recs[0].Kind)
 	assert.Equal(t, ledger.StatusError, recs[0].Status)
 	assert.NotEmpty(t, recs[0].Error, "the error kind")
 	assert.Equal(t, ledger.KindRun, recs[1].Kind)
-	assert.Equal(t, StatusFailed, recs[1].Status)
-	assert.Equal(t, ReasonModel, recs[1].Error)
+	assert.Equal(t, StatusDegraded, recs[1].Status)
+	assert.True(t, recs[1].Degraded)
+	assert.Equal(t, "model_error", recs[1].Error, "the trigger")
 }
 
 // TestUsageRecordsOutsideTheLoop: the intent classifier's model stage and

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"strings"
 	"sync"
 	"time"
 
@@ -23,8 +24,6 @@ const (
 	noteBudget     = "The tool-call budget of this request is spent: " + noteFinal
 	noteNoUser     = "no user is known for this conversation, so nothing can be saved"
 	stateHandedOff = "handed_off"
-	// fallbackReply answers when the last allowed model call wrote nothing.
-	fallbackReply = "I'm sorry, I couldn't finish looking into this. Please try again, or ask for a member of our team."
 )
 
 // errRunDeadline is the cause of a run's context ending at its agent's
@@ -143,6 +142,10 @@ type run struct {
 	res     Result
 	budget  bool // the tool budget cut the run short
 	turnsUp bool // MaxTurns cut the run short
+	tripped bool // a tool call met an open circuit breaker
+
+	facts    *ctxwindow.Facts // the session's pinned facts, this turn's included
+	ticketID string           // the handoff ticket the run filed or wrote to
 
 	// The model choice of the agent answering now (see route), and how
 	// the previous turn went, worked out once per run.
@@ -207,16 +210,42 @@ func (r *run) run(parent context.Context, newSession bool) (*Result, error) {
 	r.newRunner(ctx, r.entry.Limits.MaxToolCalls)
 	r.prepareContext()
 	r.emit(Event{Type: EventRunStarted, Data: &RunStarted{RunID: q.RunID, SessionID: q.SessionID, Agent: r.agent.Name}})
+	if ack, ok := r.heldByPerson(ctx); ok {
+		r.add(llm.Message{Role: llm.RoleAssistant, Content: llm.Text(ack)})
+		r.res.Status, r.res.Reason, r.res.Ticket = StatusHandedOff, ReasonHeld, r.ticketID
+		return r.finish(ctx, ack)
+	}
 	r.route(ctx)
 	ctx = router.WithTrace(ctx, &r.trace)
 
-	output, err := r.loop(ctx)
+	// The model loop stops a reserve before the deadline, so that the
+	// ladder still answers in time when the model does not.
+	deadline, _ := ctx.Deadline()
+	loop, stop := context.WithDeadlineCause(ctx, deadline.Add(-degradeReserve(r.entry.Limits.Deadline)), errRunDeadline)
+	output, err := r.loop(loop)
+	switch {
+	case err != nil || r.escalate:
+	case (r.budget || r.turnsUp) && unsure(output):
+		// Cut short, the model could only say it could not help.
+		err = errNoAnswer
+	default:
+		err = r.check(output)
+	}
+	stop()
 	if err != nil {
 		if err := r.ctxErr(parent, ctx, nil); err != nil {
 			return nil, err
 		}
-		return r.failed(ctx, err), nil
+		trigger, ok := r.triggerOf(loop, err)
+		if !ok {
+			return r.failed(ctx, err), nil
+		}
+		return r.climb(ctx, trigger, err)
 	}
+	if r.escalate {
+		return r.escalated(ctx)
+	}
+	r.add(llm.Message{Role: llm.RoleAssistant, Content: llm.Text(output)})
 	return r.finish(ctx, output)
 }
 
@@ -384,6 +413,7 @@ func (r *run) prepareContext() {
 	}
 	m.Mention(f, r.turn, r.sess.TurnCount+1)
 	m.BoundFacts(f)
+	r.facts = f
 	r.blocks = ctxwindow.Blocks(f, r.sess.Summary.Text)
 	r.setSystem()
 	r.ctxTime += r.e.now().Sub(t0)
@@ -403,7 +433,11 @@ func (r *run) setSystem() {
 	}
 }
 
-// loop calls the model until it answers, and returns the answer.
+// loop calls the model until it answers, and returns the answer, which
+// the caller adds to the turn once it passed the output checks. It
+// returns "" and no error when the model escalated to a human (r.escalate),
+// errNoAnswer when the last allowed call wrote nothing, and errBreakerOpen
+// when a tool call met an open circuit breaker.
 func (r *run) loop(ctx context.Context) (string, error) {
 	maxTurns := r.entry.Limits.MaxTurns
 	for {
@@ -424,18 +458,20 @@ func (r *run) loop(ctx context.Context) (string, error) {
 		}
 		if len(msg.ToolCalls) == 0 || final {
 			out := msg.Content.String()
-			if out == "" && final {
-				// A model that still wanted tools wrote nothing.
-				out = fallbackReply
+			if strings.TrimSpace(out) == "" {
+				// A model that still wanted tools, or one that answered
+				// blank: the ladder answers.
+				return "", errNoAnswer
 			}
-			r.add(llm.Message{Role: llm.RoleAssistant, Content: llm.Text(out)})
 			return out, nil
 		}
 		r.add(llm.Message{Role: llm.RoleAssistant, Content: msg.Content, ToolCalls: msg.ToolCalls})
 		r.toolCalls(ctx, msg.ToolCalls)
-		if r.escalate {
-			r.add(llm.Message{Role: llm.RoleAssistant, Content: llm.Text(r.e.escalate)})
-			return r.e.escalate, nil
+		switch {
+		case r.escalate:
+			return "", nil
+		case r.tripped:
+			return "", errBreakerOpen
 		}
 	}
 }
@@ -618,7 +654,17 @@ func (r *run) execute(ctx context.Context, calls []llm.ToolCall, at []int, resul
 		}
 		f := finished[c.ID]
 		r.record(c, string(f.Outcome), f.Duration)
+		if f.Outcome == tool.OutcomeBreakerOpen || (f.Outcome == tool.OutcomeFailed || f.Outcome == tool.OutcomeTimeout) && r.breakerOpen(c.Function.Name) {
+			r.tripped = true
+		}
 	}
+}
+
+// breakerOpen reports whether the named tool's circuit breaker is open,
+// when the tool registry can tell.
+func (r *run) breakerOpen(name string) bool {
+	b, ok := r.e.tools.(interface{ BreakerState(string) string })
+	return ok && b.BreakerState(name) == tool.StateOpen
 }
 
 // onTool receives the Runner's events, from its call goroutines.
@@ -693,15 +739,18 @@ func (r *run) failed(ctx context.Context, err error) *Result {
 // finish stores the turn, releases the session and completes the result.
 func (r *run) finish(ctx context.Context, output string) (*Result, error) {
 	e, q, res := r.e, r.req, &r.res
-	res.Agent, res.Output, res.Status = r.agent.Name, output, StatusCompleted
-	switch {
-	case r.escalate:
-		res.Status, res.Reason = StatusHandedOff, ReasonEscalated
-	case r.budget:
-		res.Status, res.Reason = StatusPartial, ReasonToolBudget
+	res.Agent, res.Output = r.agent.Name, output
+	if r.budget {
 		e.obs.ToolBudgetExhausted(r.entry.Name)
-	case r.turnsUp:
-		res.Status, res.Reason = StatusPartial, ReasonMaxTurns
+	}
+	if res.Status == "" { // not degraded nor handed off
+		res.Status = StatusCompleted
+		switch {
+		case r.budget:
+			res.Status, res.Reason = StatusPartial, ReasonToolBudget
+		case r.turnsUp:
+			res.Status, res.Reason = StatusPartial, ReasonMaxTurns
+		}
 	}
 	if res.Models == nil {
 		res.Models = []string{}
@@ -715,7 +764,7 @@ func (r *run) finish(ctx context.Context, output string) (*Result, error) {
 		return nil, fmt.Errorf("store turn: %w", err)
 	}
 	res.Seq = seq
-	if r.escalate {
+	if res.Status == StatusHandedOff && res.Reason != ReasonHeld {
 		if _, err := e.sessions.SetState(pctx, q.Tenant, q.SessionID, r.lease, r.agent.Name, stateHandedOff); err != nil {
 			return nil, fmt.Errorf("mark session handed off: %w", err)
 		}

@@ -58,8 +58,8 @@ func (r *run) recordRun(d time.Duration) {
 		Cost: ledger.Dollars(res.Cost), Latency: d, Status: res.Status, Degraded: res.Status == StatusDegraded,
 	}
 	rec.SetUsage(&res.Usage)
-	if res.Status == StatusFailed {
-		rec.Error = res.Reason
+	if res.Status == StatusFailed || res.Status == StatusDegraded {
+		rec.Error = res.Reason // for a degraded run, its trigger
 	}
 	r.e.usage.Publish(&rec)
 }

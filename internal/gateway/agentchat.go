@@ -80,14 +80,15 @@ func (s *Server) agentChat(ctx context.Context, x *exchange, r *http.Request, id
 	return &res.Usage, res.Cost
 }
 
-// shedAgentChat answers an agent conversation that admission refused with
-// the configured apology as an ordinary completion, marked degraded: the
-// customer gets an answer at once instead of a time-out.
-func (s *Server) shedAgentChat(x *exchange, req *llm.Request, reason, answer string) {
+// shedAgentChat answers an agent conversation refused before it ran with
+// the fallback f as an ordinary completion, marked degraded: the customer
+// gets an answer at once instead of a time-out or an error.
+func (s *Server) shedAgentChat(x *exchange, req *llm.Request, reason string, f Fallback) {
 	s.markNode(x)
 	h := x.Header()
 	setDegraded(h, reason)
-	h[hdrRunStatus] = []string{engine.StatusDegraded}
+	h[hdrRunStatus] = []string{f.Status}
+	answer := f.Text
 	if req.Stream {
 		chunk := llm.Chunk{ID: "chatcmpl-" + x.id, Object: llm.ObjectChatCompletionChunk, Created: s.cfg.Now().Unix(), Model: req.Model}
 		h["Content-Type"] = hdrEventStream

@@ -85,11 +85,22 @@ func (s *Server) chat(x *exchange, r *http.Request) {
 
 	ctx, cancel := context.WithTimeout(WithTenant(r.Context(), id), s.cfg.RequestTimeout)
 	defer cancel()
-	if req.Messages, err = s.filter(ctx, x, id, req.Messages); err != nil {
+	agent, isAgent := strings.CutPrefix(req.Model, agentModelPrefix)
+	refused := func(err error, reason string) {
+		if isAgent && reason != "" {
+			t := RefusedTurn{Tenant: id.Tenant, Tier: id.Tier, Agent: agent, Session: agentSession(r, req), User: req.User,
+				Input: req.LastUserText(), Reason: reason}
+			if f, ok := s.fallback(ctx, t); ok {
+				s.shedAgentChat(x, req, reason, f)
+				return
+			}
+		}
 		s.writeError(x, err)
+	}
+	if req.Messages, err = s.filter(ctx, x, id, req.Messages); err != nil {
+		refused(err, reasonFilter)
 		return
 	}
-	agent, isAgent := strings.CutPrefix(req.Model, agentModelPrefix)
 	est := estimateTokens(bodyLen, req.MaxOutputTokens())
 	var estCost int64
 	if !isAgent {
@@ -100,11 +111,7 @@ func (s *Server) chat(x *exchange, r *http.Request) {
 	}
 	p, soft, gerr := s.guardIn(ctx, x, id, est, estCost, true)
 	if gerr != nil {
-		if reason := shedReason(gerr); reason != "" && isAgent {
-			s.shedAgentChat(x, req, reason, s.shedText(ctx, id, agent, agentSession(r, req), req.LastUserText(), reason))
-			return
-		}
-		s.writeError(x, gerr)
+		refused(gerr, refusal(gerr))
 		return
 	}
 	var usage *llm.Usage

@@ -85,12 +85,15 @@ type Config struct {
 	// that waited past its tier's deadline (status degraded). Empty means
 	// DefaultShedAnswer.
 	ShedAnswer string
-	// ShedFallback, if set, answers an agent turn that admission shed or
-	// that waited past its deadline, instead of ShedAnswer: serve climbs
-	// the degradation ladder's shed rungs (the rules engine, then a
-	// friendly message in the customer's language). It must be quick and
-	// never return "".
-	ShedFallback func(ctx context.Context, t ShedTurn) string
+	// Fallback, if set, answers an agent turn refused before it ran —
+	// shed by admission or past its queue deadline, over its tenant's
+	// hard budget, blocked by the prompt filter — instead of an error (or
+	// ShedAnswer): serve climbs the agent's degradation ladder without a
+	// model (the rules engine, then a friendly message in the customer's
+	// language). It must be quick; an empty text means ShedAnswer for a
+	// shed turn and the error for the others. Plain completions are
+	// refused with their error whatever it says.
+	Fallback func(ctx context.Context, t RefusedTurn) Fallback
 	// Forwarder, if set, sends each turn of a known session (the run API's
 	// session_id; an agent chat's X-Session-Id or user) to the node that
 	// owns the session, right after authentication: the owner filters,

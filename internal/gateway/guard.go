@@ -364,22 +364,60 @@ func (s *Server) routeHints(req *engine.RunRequest, id *Identity, soft bool) {
 	}
 }
 
-// ShedTurn is an agent turn admission refused, as ShedFallback sees it.
-type ShedTurn struct {
-	Tenant, Tier, Agent, Session, Input string
-	// Reason is "shed" or "queue_timeout".
+// RefusedTurn is an agent turn refused before it ran, as Config.Fallback
+// sees it.
+type RefusedTurn struct {
+	Tenant, Tier, Agent, Session, User, Input string
+	// Reason is why: shed or queue_timeout (admission), budget_exhausted
+	// (the tenant's hard budget), prompt_filter_block.
 	Reason string
 }
 
-// shedText is the answer to a refused agent turn.
-func (s *Server) shedText(ctx context.Context, id *Identity, agent, session, input, reason string) string {
-	if s.cfg.ShedFallback == nil {
-		return s.cfg.ShedAnswer
+// Fallback is Config.Fallback's answer to a refused turn.
+type Fallback struct {
+	// Text is the answer; "" when there is none.
+	Text string
+	// Status is the run's status: degraded, or handed_off when a person
+	// took the turn. "" means degraded.
+	Status string
+	// Rung is the kind of the ladder's rung that answered.
+	Rung string
+}
+
+// Reasons of refused agent turns besides admission's.
+const (
+	reasonBudget = "budget_exhausted"
+	reasonFilter = "prompt_filter_block"
+)
+
+// refusal names a refusal of an agent turn that Config.Fallback answers, or
+// "" when err is not one: admission's shed and queue timeout, and the
+// tenant's hard budget.
+func refusal(err error) string {
+	if err == errQuota {
+		return reasonBudget
 	}
-	if t := s.cfg.ShedFallback(ctx, ShedTurn{Tenant: id.Tenant, Tier: id.Tier, Agent: agent, Session: session, Input: input, Reason: reason}); t != "" {
-		return t
+	return shedReason(err)
+}
+
+// fallback answers a refused agent turn: Config.Fallback's answer, else
+// ShedAnswer for a shed turn. ok is false when there is no answer and the
+// refusal's error stands.
+func (s *Server) fallback(ctx context.Context, t RefusedTurn) (Fallback, bool) {
+	var f Fallback
+	if s.cfg.Fallback != nil {
+		f = s.cfg.Fallback(ctx, t)
 	}
-	return s.cfg.ShedAnswer
+	if f.Text == "" {
+		if t.Reason == reasonBudget || t.Reason == reasonFilter {
+			return f, false
+		}
+		f = Fallback{Text: s.cfg.ShedAnswer, Rung: "message"}
+	}
+	if f.Status == "" {
+		f.Status = engine.StatusDegraded
+	}
+	return f, true
 }
 
 // setDegraded marks the answer as coming from a lower rung.

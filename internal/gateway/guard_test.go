@@ -297,16 +297,16 @@ func TestRouteHints(t *testing.T) {
 	assert.True(t, a.reqs[1].BudgetSoft, "past the soft budget the engine downgrades")
 }
 
-func TestShedFallbackAnswers(t *testing.T) {
+func TestFallbackAnswersShedTurns(t *testing.T) {
 	cfg := guardConfig(t)
 	cfg.Agents = &fakeAgents{}
 	q, held := fullQueue(t)
 	defer held.Release()
 	cfg.Admission = q
-	var got []ShedTurn
-	cfg.ShedFallback = func(_ context.Context, st ShedTurn) string {
+	var got []RefusedTurn
+	cfg.Fallback = func(_ context.Context, st RefusedTurn) Fallback {
 		got = append(got, st)
-		return "Your order 100123 is on its way."
+		return Fallback{Text: "Your order 100123 is on its way.", Rung: "rules"}
 	}
 	h := newServer(t, cfg, &fakeBackend{}).Handler()
 	w := call(h, "POST", "/v1/agents/support/runs", keyStandard, `{"input":"where is my order 100123?","session_id":"s1"}`)
@@ -317,6 +317,6 @@ func TestShedFallbackAnswers(t *testing.T) {
 	require.Equal(t, http.StatusOK, w.Code)
 	assert.Contains(t, w.Body.String(), "Your order 100123 is on its way.")
 	require.Len(t, got, 2)
-	assert.Equal(t, ShedTurn{Tenant: "acme", Tier: StandardTier, Agent: "support", Session: "s1", Input: "where is my order 100123?", Reason: "shed"}, got[0])
+	assert.Equal(t, RefusedTurn{Tenant: "acme", Tier: StandardTier, Agent: "support", Session: "s1", Input: "where is my order 100123?", Reason: "shed"}, got[0])
 	assert.Equal(t, "s2", got[1].Session)
 }

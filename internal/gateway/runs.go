@@ -186,9 +186,19 @@ func (s *Server) serveRun(ctx context.Context, x *exchange, r *http.Request, id 
 		s.writeError(x, llm.InvalidParam("stream", "An async run cannot be streamed; poll GET /v1/runs/{id} or give a webhook."))
 		return
 	}
+	refused := func(err error, reason string) {
+		if reason != "" && !b.Async {
+			t := RefusedTurn{Tenant: id.Tenant, Tier: id.Tier, Agent: agent, Session: req.SessionID, User: req.UserID, Input: req.Input, Reason: reason}
+			if f, ok := s.fallback(ctx, t); ok {
+				s.shedRun(x, req, reason, f)
+				return
+			}
+		}
+		s.writeError(x, err)
+	}
 	msgs, err := s.filter(ctx, x, id, []llm.Message{{Role: llm.RoleUser, Content: llm.Text(b.Input)}})
 	if err != nil {
-		s.writeError(x, err)
+		refused(err, reasonFilter)
 		return
 	}
 	req.Input = msgs[0].Content.String()
@@ -196,11 +206,7 @@ func (s *Server) serveRun(ctx context.Context, x *exchange, r *http.Request, id 
 	// admitted; the worker that picks it up runs it.
 	p, soft, gerr := s.guardIn(ctx, x, id, estimateTokens(len(b.Input), 0), 0, !b.Async)
 	if gerr != nil {
-		if reason := shedReason(gerr); reason != "" {
-			s.shedRun(x, req, reason, s.shedText(ctx, id, req.Agent, req.SessionID, req.Input, reason))
-			return
-		}
-		s.writeError(x, gerr)
+		refused(gerr, refusal(gerr))
 		return
 	}
 	s.routeHints(&req, id, soft)
@@ -237,13 +243,13 @@ func (s *Server) serveRun(ctx context.Context, x *exchange, r *http.Request, id 
 	}
 }
 
-// shedRun answers a run that admission refused with the configured apology,
-// status degraded, at once: as JSON, or for a streamed run as a stream of
-// one run.completed event.
-func (s *Server) shedRun(x *exchange, req engine.RunRequest, reason, answer string) {
+// shedRun answers a run refused before it ran with the fallback f, at
+// once: as JSON, or for a streamed run as a stream of one run.completed
+// event.
+func (s *Server) shedRun(x *exchange, req engine.RunRequest, reason string, f Fallback) {
 	setDegraded(x.Header(), reason)
-	res := &engine.Result{RunID: req.RunID, SessionID: req.SessionID, Agent: req.Agent, Output: answer,
-		Status: engine.StatusDegraded, Reason: reason, ToolCalls: []engine.ToolCallRecord{}, Models: []string{}}
+	res := &engine.Result{RunID: req.RunID, SessionID: req.SessionID, Agent: req.Agent, Output: f.Text,
+		Status: f.Status, Reason: reason, DegradedReason: reason, Rung: f.Rung, ToolCalls: []engine.ToolCallRecord{}, Models: []string{}}
 	if !req.Stream {
 		writeJSON(x, http.StatusOK, res)
 		return
