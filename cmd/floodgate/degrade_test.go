@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
 	"net/http"
 	"strings"
 	"testing"
@@ -156,6 +157,14 @@ func TestDegradationTriggers(t *testing.T) {
 			}
 		})
 	}
+	// The rungs are counted by agent, rung, reason and outcome.
+	resp, err := http.Get(base + "/metrics")
+	require.NoError(t, err)
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	require.NoError(t, err)
+	assert.Contains(t, string(b), `floodgate_degrade_rungs_total{agent="support",outcome="answered",reason="no_healthy_endpoint",rung="rules"} 1`)
+	assert.Contains(t, string(b), `floodgate_output_check_failures_total{`)
 }
 
 // TestToolBreakerOpenDegrades: with the order tool down, the run whose

@@ -22,7 +22,7 @@ func (a *app) fallback() func(context.Context, gateway.RefusedTurn) gateway.Fall
 		if t.Reason == "queue_timeout" {
 			trigger = degrade.Shed
 		}
-		res, err := a.engine.Degrade(ctx, engine.RunRequest{Tenant: t.Tenant, Tier: t.Tier, Agent: t.Agent,
+		res, err := a.engine.Degrade(ctx, engine.RunRequest{Tenant: t.Tenant, Tier: t.Tier, Lang: t.Lang, Agent: t.Agent,
 			SessionID: t.Session, UserID: t.User, Input: t.Input}, trigger)
 		if err != nil {
 			return gateway.Fallback{} // a malformed turn: its refusal stands

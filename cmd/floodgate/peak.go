@@ -130,7 +130,7 @@ func gatewayLimits(l config.TierLimits) gateway.Limits {
 
 // gatewayTenant turns a configured tenant into the gateway's.
 func gatewayTenant(t config.Tenant) gateway.Tenant {
-	gt := gateway.Tenant{ID: t.ID, Tier: t.Tier, KeyHashes: t.Keys, KeyExpiry: t.KeyExpiry, SoftModel: t.Budget.SoftModel}
+	gt := gateway.Tenant{ID: t.ID, Tier: t.Tier, KeyHashes: t.Keys, KeyExpiry: t.KeyExpiry, SoftModel: t.Budget.SoftModel, Lang: t.Language}
 	if t.Limits != nil {
 		l := gatewayLimits(*t.Limits)
 		gt.Limits = &l

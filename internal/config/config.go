@@ -211,6 +211,10 @@ type Tenant struct {
 	Limits *TierLimits `yaml:"limits"`
 	// Budget caps the tenant's spend.
 	Budget Budget `yaml:"budget"`
+	// Language is the tenant's language ("de", "fr"): the degradation
+	// ladder's messages and handoff acknowledgements speak it when a
+	// customer's message does not tell. Default: English.
+	Language string `yaml:"language"`
 	// PromptFilter is the tenant's action on a detected prompt injection:
 	// block, flag, sanitize or off. Default prompt_filter.action.
 	PromptFilter string `yaml:"prompt_filter"`

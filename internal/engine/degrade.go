@@ -94,7 +94,7 @@ func (r *run) triggerOf(loop context.Context, err error) (degrade.Trigger, bool)
 func (r *run) climb(ctx context.Context, trigger degrade.Trigger, cause error) (*Result, error) {
 	a := r.agent
 	r.e.log.Debug("run degraded", "agent", a.Name, "trigger", trigger, "err", cause)
-	s := degrade.Situation{Trigger: trigger, Intent: r.choice.Intent, Message: r.req.Input, Tier: r.req.Tier,
+	s := degrade.Situation{Trigger: trigger, Intent: r.choice.Intent, Message: r.req.Input, DefaultLang: r.req.Lang, Tier: r.req.Tier,
 		Handoff: r.e.handoffs != nil, FailedModel: r.lastModel}
 	facts := r.factsMap()
 	rungs := degrade.Rungs{
@@ -245,7 +245,7 @@ func (r *run) escalated(ctx context.Context) (*Result, error) {
 	r.res.Status, r.res.Reason = StatusHandedOff, ReasonEscalated
 	if h := r.e.handoffs; h != nil {
 		reason, prio := r.escalation()
-		lang := degrade.DetectLang(r.req.Input, "")
+		lang := degrade.DetectLang(r.req.Input, r.req.Lang)
 		t, err := h.Open(ctx, r.ticket(reason, prio, lang))
 		if err != nil {
 			// No person will see it: say so rather than promise a call back.
@@ -308,7 +308,7 @@ func (e *Engine) Degrade(ctx context.Context, req RunRequest, trigger degrade.Tr
 	}
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), PreRunGrace)
 	defer cancel()
-	s := degrade.Situation{Trigger: trigger, Message: req.Input, Tier: req.Tier}
+	s := degrade.Situation{Trigger: trigger, Message: req.Input, DefaultLang: req.Lang, Tier: req.Tier}
 	s.Intent = a.classifier.Rules(req.Input, "").Intent
 	rs := degrade.Rungs{Rules: degrade.RulesVia(rules.RunnerTools(e.tools.NewRunner(a.registryTools, tool.Limits{MaxCalls: a.Limits.MaxToolCalls})),
 		rules.Input{Message: req.Input, Intent: s.Intent})}

@@ -91,6 +91,10 @@ type RunRequest struct {
 	// BudgetSoft reports that the tenant is past its soft budget limit:
 	// the turn goes to the agent's small model.
 	BudgetSoft bool `json:"budget_soft,omitempty"`
+	// Lang is the tenant's language, which the degradation ladder's
+	// messages speak when the user's message does not tell; "" is
+	// English.
+	Lang string `json:"lang,omitempty"`
 	// Models are the models the tenant's tier may use; empty means any. A
 	// choice outside them takes the small model, else the large one, else
 	// the first of them.

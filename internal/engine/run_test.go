@@ -13,6 +13,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/floodgate-dev/floodgate/internal/degrade"
 	"github.com/floodgate-dev/floodgate/internal/handoff"
 	"github.com/floodgate-dev/floodgate/internal/llm"
 	"github.com/floodgate-dev/floodgate/internal/sim"
@@ -774,4 +775,25 @@ func TestEscalationOpensTicket(t *testing.T) {
 	assert.Equal(t, "held by ho_1", res.Output)
 	assert.Len(t, m.reqs, 1, "no model call for a held session")
 	assert.Equal(t, "Still there?", h.tickets[0].Messages[0].Content)
+}
+
+// TestDegradeSpeaksTheTenantsLanguage: a refused turn whose message does
+// not tell its language is answered in the tenant's; one that does, in
+// its own.
+func TestDegradeSpeaksTheTenantsLanguage(t *testing.T) {
+	env := newEnv(t, envOptions{})
+	ctx := context.Background()
+	res, err := env.engine.Degrade(ctx, RunRequest{Tenant: "t1", Lang: "de", Agent: "support", Input: "ok?"}, degrade.Shed)
+	require.NoError(t, err)
+	assert.Equal(t, StatusDegraded, res.Status)
+	assert.Equal(t, "message", res.Rung)
+	assert.Equal(t, degrade.Apologies["de"], res.Output)
+
+	res, err = env.engine.Degrade(ctx, RunRequest{Tenant: "t1", Lang: "de", Agent: "support",
+		Input: "I would like to know if you can help me with something else"}, degrade.Shed)
+	require.NoError(t, err)
+	assert.Equal(t, degrade.Apologies["en"], res.Output)
+
+	_, err = env.engine.Degrade(ctx, RunRequest{Tenant: "t1", Agent: "nobody", Input: "hi"}, degrade.Shed)
+	assert.ErrorIs(t, err, ErrUnknownAgent)
 }

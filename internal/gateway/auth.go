@@ -18,6 +18,8 @@ type Identity struct {
 	Tenant string
 	// Tier is the tenant's tier name.
 	Tier string
+	// Lang is the tenant's configured language; "" when none.
+	Lang string
 
 	policy *Policy
 	guard  *tenantGuard // nil when nothing limits the tenant

@@ -88,7 +88,7 @@ func (s *Server) chat(x *exchange, r *http.Request) {
 	agent, isAgent := strings.CutPrefix(req.Model, agentModelPrefix)
 	refused := func(err error, reason string) {
 		if isAgent && reason != "" {
-			t := RefusedTurn{Tenant: id.Tenant, Tier: id.Tier, Agent: agent, Session: agentSession(r, req), User: req.User,
+			t := RefusedTurn{Tenant: id.Tenant, Tier: id.Tier, Lang: id.Lang, Agent: agent, Session: agentSession(r, req), User: req.User,
 				Input: req.LastUserText(), Reason: reason}
 			if f, ok := s.fallback(ctx, t); ok {
 				s.shedAgentChat(x, req, reason, f)

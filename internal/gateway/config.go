@@ -151,6 +151,10 @@ type Tenant struct {
 	// SoftModel is the model requests move to past the budget's soft
 	// limit. Empty: the cheapest model by output price.
 	SoftModel string
+	// Lang is the tenant's language (a tag such as "de"): what the
+	// degradation ladder's messages speak when a customer's message
+	// does not tell. Empty: English.
+	Lang string
 }
 
 func (l Limits) negative() bool {

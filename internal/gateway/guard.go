@@ -356,7 +356,7 @@ func (p *Peak) active(now time.Time, load float64) (string, bool) {
 // caller: the tier, the models the tier may use, how busy this node is and
 // whether the tenant is past its soft budget.
 func (s *Server) routeHints(req *engine.RunRequest, id *Identity, soft bool) {
-	req.Tier = id.Tier
+	req.Tier, req.Lang = id.Tier, id.Lang
 	req.Models = id.policy.Tier.Models
 	req.BudgetSoft = soft
 	if s.cfg.Admission != nil {
@@ -367,7 +367,7 @@ func (s *Server) routeHints(req *engine.RunRequest, id *Identity, soft bool) {
 // RefusedTurn is an agent turn refused before it ran, as Config.Fallback
 // sees it.
 type RefusedTurn struct {
-	Tenant, Tier, Agent, Session, User, Input string
+	Tenant, Tier, Lang, Agent, Session, User, Input string
 	// Reason is why: shed or queue_timeout (admission), budget_exhausted
 	// (the tenant's hard budget), prompt_filter_block.
 	Reason string

@@ -188,7 +188,7 @@ func (s *Server) serveRun(ctx context.Context, x *exchange, r *http.Request, id 
 	}
 	refused := func(err error, reason string) {
 		if reason != "" && !b.Async {
-			t := RefusedTurn{Tenant: id.Tenant, Tier: id.Tier, Agent: agent, Session: req.SessionID, User: req.UserID, Input: req.Input, Reason: reason}
+			t := RefusedTurn{Tenant: id.Tenant, Tier: id.Tier, Lang: id.Lang, Agent: agent, Session: req.SessionID, User: req.UserID, Input: req.Input, Reason: reason}
 			if f, ok := s.fallback(ctx, t); ok {
 				s.shedRun(x, req, reason, f)
 				return

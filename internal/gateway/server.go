@@ -145,7 +145,7 @@ func (s *Server) compileTenants() error {
 		if err != nil {
 			return fmt.Errorf("tenant %q: %w", t.ID, err)
 		}
-		id := &Identity{Tenant: t.ID, Tier: tier, policy: p, guard: g}
+		id := &Identity{Tenant: t.ID, Tier: tier, Lang: t.Lang, policy: p, guard: g}
 		for _, h := range t.KeyHashes {
 			sum, err := parseKeyHash(h)
 			if err != nil {
