@@ -371,6 +371,9 @@ func (a *app) table() []monitor.Row {
 	return rows
 }
 
+// localShutdownGrace bounds the drain of the in-process sims and shop.
+const localShutdownGrace = 500 * time.Millisecond
+
 // run serves on ln until ctx is done, then drains the gateway and only then
 // stops the local servers, so that requests in flight finish against live
 // endpoints and tools.
@@ -391,12 +394,14 @@ func (a *app) run(ctx context.Context, ln net.Listener) error {
 			if s.release != nil {
 				s.release()
 			}
-			shutCtx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+			// Nothing needs the local servers once the gateway and the
+			// background workers have stopped, so the grace is short:
+			// net/http counts a connection that never sent a request (a
+			// client pool's spare dial) as active for 5 s, which would
+			// hold every stop up for that long.
+			shutCtx, cancel := context.WithTimeout(context.Background(), localShutdownGrace)
 			defer cancel()
 			if err := s.srv.Shutdown(shutCtx); errors.Is(err, context.DeadlineExceeded) {
-				// net/http counts a connection that never sent a request
-				// (a client pool's spare dial) as active for 5 s; nothing
-				// needs the local servers once the gateway has drained.
 				return s.srv.Close()
 			} else if err != nil {
 				return fmt.Errorf("%s: shutdown: %w", s.name, err)

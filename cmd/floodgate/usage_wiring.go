@@ -49,10 +49,10 @@ func (a *app) startLedger() error {
 	if err != nil {
 		return err
 	}
-	if l.publisher, err = ledger.NewPublisher(a.queue, ledger.PublisherConfig{Observer: m}); err != nil {
+	if l.publisher, err = ledger.NewPublisher(a.queue, ledger.PublisherConfig{Observer: m, Logger: a.log}); err != nil {
 		return err
 	}
-	l.writer, err = ledger.NewWriter(a.queue, db, ledger.WriterConfig{Observer: m})
+	l.writer, err = ledger.NewWriter(a.queue, db, ledger.WriterConfig{Observer: m, Logger: a.log})
 	return err
 }
 
