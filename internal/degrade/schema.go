@@ -10,15 +10,9 @@ import (
 	"github.com/santhosh-tekuri/jsonschema/v6"
 	"golang.org/x/text/language"
 	"golang.org/x/text/message"
+
+	"github.com/floodgate-dev/floodgate/internal/tool"
 )
-
-// noLoader refuses external references: a schema is compiled from what
-// the configuration says, never from a file or URL it names.
-type noLoader struct{}
-
-func (noLoader) Load(url string) (any, error) {
-	return nil, fmt.Errorf("external schema reference %q is not allowed", url)
-}
 
 // compileSchema compiles a JSON Schema given as decoded YAML or JSON
 // (draft 2020-12 unless it says otherwise).
@@ -31,14 +25,7 @@ func compileSchema(doc map[string]any) (*jsonschema.Schema, error) {
 	if err != nil {
 		return nil, fmt.Errorf("the schema is not JSON: %w", err)
 	}
-	c := jsonschema.NewCompiler()
-	c.UseLoader(noLoader{})
-	c.DefaultDraft(jsonschema.Draft2020)
-	const url = "urn:floodgate:degrade:output"
-	if err := c.AddResource(url, v); err != nil {
-		return nil, err
-	}
-	return c.Compile(url)
+	return tool.CompileSchema("urn:floodgate:degrade:output", v)
 }
 
 // jsonBody returns the JSON of an answer: the text itself, or the inside

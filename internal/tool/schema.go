@@ -44,18 +44,25 @@ func compileSchema(name string, doc json.RawMessage) (*schema, error) {
 	if t, ok := obj["type"]; ok && t != "object" {
 		return nil, fmt.Errorf(`the JSON Schema of the arguments must have "type": "object", not %v`, t)
 	}
-	c := jsonschema.NewCompiler()
-	c.UseLoader(noLoader{})
-	c.DefaultDraft(jsonschema.Draft2020)
-	url := "urn:floodgate:tool:" + name
-	if err := c.AddResource(url, v); err != nil {
-		return nil, fmt.Errorf("JSON Schema: %w", err)
-	}
-	s, err := c.Compile(url)
+	s, err := CompileSchema("urn:floodgate:tool:"+name, v)
 	if err != nil {
 		return nil, fmt.Errorf("compile JSON Schema: %w", err)
 	}
 	return &schema{s: s}, nil
+}
+
+// CompileSchema compiles doc, a JSON Schema as jsonschema.UnmarshalJSON
+// decodes it, under the resource name url: draft 2020-12 unless it says
+// otherwise, and no external references, since a schema is compiled from
+// what the configuration says, never from a file or URL it names.
+func CompileSchema(url string, doc any) (*jsonschema.Schema, error) {
+	c := jsonschema.NewCompiler()
+	c.UseLoader(noLoader{})
+	c.DefaultDraft(jsonschema.Draft2020)
+	if err := c.AddResource(url, doc); err != nil {
+		return nil, err
+	}
+	return c.Compile(url)
 }
 
 // parse decodes args (an empty text is {}) and validates them. The value
