@@ -6,9 +6,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"net/url"
-	"os"
-	"path/filepath"
 	"strconv"
 	"strings"
 	"time"
@@ -16,6 +13,8 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/stdlib"
 	_ "modernc.org/sqlite" // registers the "sqlite" driver
+
+	"github.com/floodgate-dev/floodgate/internal/sqlitedb"
 )
 
 // SQLStore is the Store over SQLite or PostgreSQL: tickets as JSON
@@ -52,36 +51,11 @@ func OpenSQLite(ctx context.Context, cfg SQLiteConfig) (*SQLStore, error) {
 	if cfg.BusyTimeout <= 0 {
 		cfg.BusyTimeout = 5 * time.Second
 	}
-	memory := cfg.Path == ":memory:"
-	if !memory {
-		if dir := filepath.Dir(cfg.Path); dir != "." {
-			if err := os.MkdirAll(dir, 0o750); err != nil {
-				return nil, fmt.Errorf("handoff store: %w", err)
-			}
-		}
-	}
-	q := url.Values{}
-	q.Add("_pragma", "busy_timeout("+strconv.FormatInt(cfg.BusyTimeout.Milliseconds(), 10)+")")
-	if !memory {
-		q.Add("_pragma", "journal_mode(WAL)")
-		q.Add("_pragma", "synchronous(NORMAL)")
-	}
-	read := "file:" + cfg.Path + "?" + q.Encode()
-	q.Set("_txlock", "immediate")
-	write := "file:" + cfg.Path + "?" + q.Encode()
-	w, err := sql.Open("sqlite", write)
+	db, err := sqlitedb.Open(sqlitedb.Options{Path: cfg.Path, BusyTimeout: cfg.BusyTimeout})
 	if err != nil {
 		return nil, fmt.Errorf("handoff store: %w", err)
 	}
-	w.SetMaxOpenConns(1)
-	s := &SQLStore{w: w, r: w, tickets: "handoff_tickets", events: "handoff_events"}
-	if !memory {
-		if s.r, err = sql.Open("sqlite", read); err != nil {
-			w.Close()
-			return nil, fmt.Errorf("handoff store: %w", err)
-		}
-		s.r.SetMaxOpenConns(4)
-	}
+	s := &SQLStore{w: db.W, r: db.R, tickets: "handoff_tickets", events: "handoff_events"}
 	if err := s.migrate(ctx); err != nil {
 		s.Close()
 		return nil, err

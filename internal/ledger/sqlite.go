@@ -5,15 +5,13 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
-	"net/url"
-	"os"
-	"path/filepath"
-	"strconv"
 	"strings"
 	"time"
 
 	"github.com/pressly/goose/v3"
 	"modernc.org/sqlite" // registers the "sqlite" driver
+
+	"github.com/floodgate-dev/floodgate/internal/sqlitedb"
 )
 
 // sqliteChunk is how many rows one INSERT statement carries: a whole
@@ -32,46 +30,13 @@ type sqliteDB struct {
 }
 
 func openSQLite(ctx context.Context, cfg Config) (*DB, error) {
-	memory := cfg.Path == ":memory:"
-	if !memory {
-		if dir := filepath.Dir(cfg.Path); dir != "." {
-			if err := os.MkdirAll(dir, 0o750); err != nil {
-				return nil, fmt.Errorf("ledger: open sqlite: %w", err)
-			}
-		}
+	// synchronous=NORMAL may lose the last commits to a power loss; Q2
+	// then still holds them unless already acknowledged.
+	db, err := sqlitedb.Open(sqlitedb.Options{Path: cfg.Path, BusyTimeout: cfg.BusyTimeout})
+	if err != nil {
+		return nil, fmt.Errorf("ledger: %w", err)
 	}
-	q := url.Values{}
-	q.Add("_pragma", "busy_timeout("+strconv.FormatInt(cfg.BusyTimeout.Milliseconds(), 10)+")")
-	if !memory {
-		// WAL: readers never block the writer. NORMAL: a commit survives
-		// a crash of the process; a power loss may lose the last commits,
-		// which Q2 then still holds unless already acknowledged.
-		q.Add("_pragma", "journal_mode(WAL)")
-		q.Add("_pragma", "synchronous(NORMAL)")
-	}
-	read := "file:" + cfg.Path + "?" + q.Encode()
-	q.Set("_txlock", "immediate")
-	write := "file:" + cfg.Path + "?" + q.Encode()
-
-	s := &sqliteDB{}
-	var err error
-	if s.w, err = sql.Open("sqlite", write); err != nil {
-		return nil, fmt.Errorf("ledger: open sqlite %s: %w", cfg.Path, err)
-	}
-	s.w.SetMaxOpenConns(1)
-	s.w.SetMaxIdleConns(1)
-	s.w.SetConnMaxLifetime(0)
-	s.w.SetConnMaxIdleTime(0)
-	if memory {
-		s.r = s.w
-	} else {
-		if s.r, err = sql.Open("sqlite", read); err != nil {
-			s.w.Close()
-			return nil, fmt.Errorf("ledger: open sqlite %s: %w", cfg.Path, err)
-		}
-		s.r.SetMaxOpenConns(4)
-		s.r.SetMaxIdleConns(4)
-	}
+	s := &sqliteDB{w: db.W, r: db.R}
 	if err := s.migrate(ctx, cfg); err != nil {
 		s.close()
 		return nil, err

@@ -21,12 +21,12 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"net/url"
 	"strconv"
 	"time"
 
 	_ "modernc.org/sqlite" // registers the "sqlite" driver
 
+	"github.com/floodgate-dev/floodgate/internal/sqlitedb"
 	"github.com/floodgate-dev/floodgate/internal/store"
 	"github.com/floodgate-dev/floodgate/internal/store/internal/backend"
 )
@@ -105,38 +105,11 @@ type Store struct {
 func Open(ctx context.Context, cfg Config) (*Store, error) {
 	cfg.normalize()
 	s := &Store{cfg: cfg}
-	memory := cfg.Path == ":memory:"
-	q := url.Values{}
-	q.Add("_pragma", "busy_timeout("+strconv.FormatInt(cfg.BusyTimeout.Milliseconds(), 10)+")")
-	q.Add("_pragma", "cache_size(-"+strconv.Itoa(cfg.CacheKiB)+")")
-	if !memory {
-		q.Add("_pragma", "journal_mode(WAL)")
-		q.Add("_pragma", "synchronous(NORMAL)")
+	db, err := sqlitedb.Open(sqlitedb.Options{Path: cfg.Path, BusyTimeout: cfg.BusyTimeout, CacheKiB: cfg.CacheKiB, ReadConns: cfg.ReadConns})
+	if err != nil {
+		return nil, err
 	}
-	read := "file:" + cfg.Path + "?" + q.Encode()
-	// BEGIN IMMEDIATE takes the write lock up front, so a transaction that
-	// reads then writes never fails half-way on another process's lock.
-	q.Set("_txlock", "immediate")
-	write := "file:" + cfg.Path + "?" + q.Encode()
-
-	var err error
-	if s.w, err = sql.Open("sqlite", write); err != nil {
-		return nil, fmt.Errorf("open sqlite %s: %w", cfg.Path, err)
-	}
-	s.w.SetMaxOpenConns(1)
-	s.w.SetMaxIdleConns(1)
-	s.w.SetConnMaxLifetime(0)
-	s.w.SetConnMaxIdleTime(0)
-	if memory {
-		s.r = s.w
-	} else {
-		if s.r, err = sql.Open("sqlite", read); err != nil {
-			s.w.Close()
-			return nil, fmt.Errorf("open sqlite %s: %w", cfg.Path, err)
-		}
-		s.r.SetMaxOpenConns(cfg.ReadConns)
-		s.r.SetMaxIdleConns(cfg.ReadConns)
-	}
+	s.w, s.r = db.W, db.R
 	if err := s.migrate(ctx); err != nil {
 		s.Close()
 		return nil, err
