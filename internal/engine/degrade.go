@@ -208,32 +208,42 @@ func (r *run) check(out string) error {
 
 // heldByPerson answers a turn of a session handed to a person: the
 // message goes to the ticket and the user gets its acknowledgement, with
-// no model call. ok is false when the session is the agent's (no active
-// ticket, or it was resolved meanwhile), or when the handoff service
-// cannot say: the agent answers rather than nobody.
+// no model call. ok is false when the session is the agent's.
 func (r *run) heldByPerson(ctx context.Context) (string, bool) {
-	h := r.e.handoffs
-	if h == nil {
-		return "", false
+	ack, id, ok := r.e.held(ctx, r.req)
+	if ok {
+		r.ticketID = id
 	}
-	t, ok, err := h.ActiveFor(ctx, r.req.Tenant, r.req.SessionID)
+	return ack, ok
+}
+
+// held hands the message of req to its session's active handoff ticket,
+// if it has one, and returns the acknowledgement and the ticket's id. ok
+// is false when the session is the agent's (no active ticket, or it was
+// resolved meanwhile), or when the handoff service cannot say: the agent
+// answers rather than nobody.
+func (e *Engine) held(ctx context.Context, req *RunRequest) (ack, ticket string, ok bool) {
+	h := e.handoffs
+	if h == nil || req.SessionID == "" {
+		return "", "", false
+	}
+	t, ok, err := h.ActiveFor(ctx, req.Tenant, req.SessionID)
 	if err != nil {
-		r.e.log.Warn("handoff service unavailable; the agent answers", "tenant", r.req.Tenant, "session", r.req.SessionID, "err", err)
-		return "", false
+		e.log.Warn("handoff service unavailable; the agent answers", "tenant", req.Tenant, "session", req.SessionID, "err", err)
+		return "", "", false
 	}
 	if !ok {
-		return "", false
+		return "", "", false
 	}
-	ack, err := h.Append(ctx, t.ID, r.req.Input)
+	ack, err = h.Append(ctx, t.ID, req.Input)
 	if errors.Is(err, handoff.ErrConflict) || errors.Is(err, handoff.ErrNotFound) {
-		return "", false // resolved since: the session is the agent's again
+		return "", "", false // resolved since: the session is the agent's again
 	}
 	if err != nil {
-		r.e.log.Warn("append to handoff ticket", "ticket", t.ID, "err", err)
-		return "", false
+		e.log.Warn("append to handoff ticket", "ticket", t.ID, "err", err)
+		return "", "", false
 	}
-	r.ticketID = t.ID
-	return ack, true
+	return ack, t.ID, true
 }
 
 // escalated finishes a run whose model called escalate_to_human: a ticket
@@ -292,7 +302,8 @@ func (r *run) escalation() (string, int) {
 
 // Degrade answers a turn that was refused before it could run — shed by
 // admission, over its tenant's hard budget, blocked by the prompt filter —
-// from the agent's degradation ladder, without a model: the rules engine
+// from the agent's degradation ladder, without a model (a session a person
+// holds sends the message to its ticket instead, as Run does): the rules engine
 // (calling the agent's tools directly), a handoff ticket when the session
 // is known and a handoff service is configured, or a friendly message.
 // It takes no session lease and stores nothing: the node is refusing
@@ -308,11 +319,18 @@ func (e *Engine) Degrade(ctx context.Context, req RunRequest, trigger degrade.Tr
 	}
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), PreRunGrace)
 	defer cancel()
+	res := &Result{RunID: req.RunID, SessionID: req.SessionID, Agent: a.Name, ToolCalls: []ToolCallRecord{}, Models: []string{}}
+	if ack, id, ok := e.held(ctx, &req); ok {
+		// A person holds the session: the message goes to them, refused
+		// or not.
+		res.Output, res.Status, res.Reason, res.Ticket, res.Rung = ack, StatusHandedOff, ReasonHeld, id, string(degrade.KindHandoff)
+		e.obs.RunFinished(a.Name, res.Status, e.now().Sub(start))
+		return res, nil
+	}
 	s := degrade.Situation{Trigger: trigger, Message: req.Input, DefaultLang: req.Lang, Tier: req.Tier}
 	s.Intent = a.classifier.Rules(req.Input, "").Intent
 	rs := degrade.Rungs{Rules: degrade.RulesVia(rules.RunnerTools(e.tools.NewRunner(a.registryTools, tool.Limits{MaxCalls: a.Limits.MaxToolCalls})),
 		rules.Input{Message: req.Input, Intent: s.Intent})}
-	res := &Result{RunID: req.RunID, SessionID: req.SessionID, Agent: a.Name, ToolCalls: []ToolCallRecord{}, Models: []string{}}
 	if e.handoffs != nil && req.SessionID != "" {
 		s.Handoff = true
 		rs.Handoff = func(ctx context.Context, hr degrade.HandoffRequest) (string, error) {

@@ -797,3 +797,19 @@ func TestDegradeSpeaksTheTenantsLanguage(t *testing.T) {
 	_, err = env.engine.Degrade(ctx, RunRequest{Tenant: "t1", Agent: "nobody", Input: "hi"}, degrade.Shed)
 	assert.ErrorIs(t, err, ErrUnknownAgent)
 }
+
+// TestDegradeHeldSession: a refused turn of a session a person holds goes
+// to the ticket like any other of its messages.
+func TestDegradeHeldSession(t *testing.T) {
+	h := &fakeHandoffs{}
+	env := newEnv(t, envOptions{config: func(c *Config) { c.Handoffs = h }})
+	ctx := context.Background()
+	_, err := h.Open(ctx, handoff.Ticket{Tenant: "t1", Session: "s1"})
+	require.NoError(t, err)
+	res, err := env.engine.Degrade(ctx, RunRequest{Tenant: "t1", Agent: "support", SessionID: "s1", Input: "where is my order 100123?"}, degrade.Shed)
+	require.NoError(t, err)
+	assert.Equal(t, StatusHandedOff, res.Status)
+	assert.Equal(t, ReasonHeld, res.Reason)
+	assert.Equal(t, "held by ho_1", res.Output)
+	assert.Equal(t, "where is my order 100123?", h.tickets[0].Messages[0].Content)
+}
