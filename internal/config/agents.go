@@ -246,6 +246,12 @@ type Async struct {
 	// "<t>.<body>">); write it as ${ENV_VAR}. Empty: runs may not ask for
 	// a webhook.
 	WebhookSecret string `yaml:"webhook_secret"`
+	// WebhookAllowPrivate lets async runs' webhooks (URLs the tenants
+	// give) reach loopback, private and link-local addresses. Default
+	// false: a tenant cannot make floodgate call the internal network or
+	// a cloud metadata service. Only for deployments whose every tenant
+	// is trusted with the internal network.
+	WebhookAllowPrivate bool `yaml:"webhook_allow_private"`
 }
 
 // Queue configures Q2, the durable work queue.

@@ -5,10 +5,12 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"net/netip"
 	"net/url"
 	"strings"
 
 	"github.com/floodgate-dev/floodgate/internal/store"
+	"github.com/floodgate-dev/floodgate/internal/webhook"
 )
 
 // Subjects of async runs: a run of tenant T is published on RunSubject(T),
@@ -73,6 +75,11 @@ func (e *Engine) Submit(ctx context.Context, req RunRequest) (*store.Run, error)
 		u, err := url.Parse(req.Webhook)
 		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
 			return nil, fmt.Errorf("%w: webhook must be an http(s) URL", ErrInvalidRequest)
+		}
+		// The client refuses internal addresses when it dials (host names
+		// included); an address literal is refused here, with a clear 400.
+		if a, err := netip.ParseAddr(strings.Trim(u.Hostname(), "[]")); err == nil && !e.webhook.allowPrivate && !webhook.Public(a) {
+			return nil, fmt.Errorf("%w: the webhook's address %s is not public", ErrInvalidRequest, a)
 		}
 	}
 	req.Stream = false

@@ -95,6 +95,7 @@ func asyncEnv(t *testing.T, pub Publisher, mutate func(*Config)) *env {
 	return newEnv(t, envOptions{config: func(c *Config) {
 		c.Publisher = pub
 		c.WebhookSecret = testSecret
+		c.WebhookAllowPrivate = true // the test receivers listen on loopback
 		c.WebhookBackoff = time.Millisecond
 		if mutate != nil {
 			mutate(c)
@@ -227,7 +228,7 @@ func TestWebhookRetries(t *testing.T) {
 			st := openSQLite(t, "")
 			t.Cleanup(func() { require.NoError(t, st.Close()) })
 			e, err := New(Config{Agents: []Agent{{Name: "a", Model: "large"}}, Model: &scripted{steps: []func(*llm.Request) (*llm.Response, error){answer("ok")}},
-				Sessions: st, Publisher: &capture{}, WebhookSecret: testSecret, WebhookBackoff: time.Millisecond})
+				Sessions: st, Publisher: &capture{}, WebhookSecret: testSecret, WebhookAllowPrivate: true, WebhookBackoff: time.Millisecond})
 			require.NoError(t, err)
 			hook := newReceiver(t, testSecret, tt.give...)
 			pub := e.pub.(*capture)
@@ -294,6 +295,7 @@ func TestSubmitErrors(t *testing.T) {
 	pub := &capture{}
 	env := asyncEnv(t, pub, nil)
 	noSecret := newEnv(t, envOptions{config: func(c *Config) { c.Publisher = pub }})
+	public := newEnv(t, envOptions{config: func(c *Config) { c.Publisher, c.WebhookSecret = pub, testSecret }})
 	noQueue := newEnv(t, envOptions{})
 	tests := []struct {
 		name string
@@ -305,6 +307,10 @@ func TestSubmitErrors(t *testing.T) {
 		{name: "unknown agent", give: env.engine, req: RunRequest{Tenant: "t", Agent: "x", Input: "hi"}, want: ErrUnknownAgent},
 		{name: "bad webhook", give: env.engine, req: RunRequest{Tenant: "t", Agent: "support", Input: "hi", Webhook: "ftp://x"}, want: ErrInvalidRequest},
 		{name: "webhook without secret", give: noSecret.engine, req: RunRequest{Tenant: "t", Agent: "support", Input: "hi", Webhook: "http://x/"}, want: ErrInvalidRequest},
+		{name: "webhook to the metadata service", give: public.engine, req: RunRequest{Tenant: "t", Agent: "support", Input: "hi",
+			Webhook: "http://169.254.169.254/latest/meta-data/"}, want: ErrInvalidRequest},
+		{name: "webhook to loopback", give: public.engine, req: RunRequest{Tenant: "t", Agent: "support", Input: "hi",
+			Webhook: "http://[::1]:8080/admin"}, want: ErrInvalidRequest},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -195,9 +195,14 @@ type Config struct {
 	// WebhookSecret signs webhook deliveries (see SignWebhook). Empty
 	// means async runs may not ask for a webhook.
 	WebhookSecret []byte
-	// WebhookClient posts webhooks. Nil means a client with
-	// DefaultWebhookTimeout (10s) per attempt.
+	// WebhookClient posts webhooks. Nil means webhook.Client: a client
+	// with DefaultWebhookTimeout (10s) per attempt that connects to public
+	// addresses only, since a webhook URL comes from the tenant.
 	WebhookClient *http.Client
+	// WebhookAllowPrivate lets webhooks reach loopback, private and
+	// link-local addresses (and Submit accept them). Only for deployments
+	// whose every tenant is trusted with the internal network.
+	WebhookAllowPrivate bool
 	// WebhookAttempts is how many times a webhook is tried. Zero means
 	// DefaultWebhookAttempts (3).
 	WebhookAttempts int

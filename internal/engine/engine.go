@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"github.com/floodgate-dev/floodgate/internal/rules"
 	"log/slog"
-	"net/http"
 	"slices"
 	"time"
 
@@ -15,6 +14,7 @@ import (
 	"github.com/floodgate-dev/floodgate/internal/llm"
 	"github.com/floodgate-dev/floodgate/internal/store"
 	"github.com/floodgate-dev/floodgate/internal/tool"
+	"github.com/floodgate-dev/floodgate/internal/webhook"
 )
 
 // Engine runs agents. It is safe for concurrent use and keeps nothing per
@@ -184,9 +184,9 @@ func New(cfg Config) (*Engine, error) {
 	setDefault(&e.escalate, DefaultEscalationReply)
 	e.filter = cfg.HandoffFilter
 	e.webhook = webhookConfig{secret: slices.Clone(cfg.WebhookSecret), client: cfg.WebhookClient,
-		attempts: cfg.WebhookAttempts, backoff: cfg.WebhookBackoff}
+		attempts: cfg.WebhookAttempts, backoff: cfg.WebhookBackoff, allowPrivate: cfg.WebhookAllowPrivate}
 	if e.webhook.client == nil {
-		e.webhook.client = &http.Client{Timeout: DefaultWebhookTimeout}
+		e.webhook.client = webhook.Client(DefaultWebhookTimeout, cfg.WebhookAllowPrivate)
 	}
 	setDefault(&e.webhook.attempts, DefaultWebhookAttempts)
 	setDefault(&e.webhook.backoff, DefaultWebhookBackoff)

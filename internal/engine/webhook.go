@@ -19,10 +19,11 @@ const WebhookSignatureHeader = webhook.SignatureHeader
 var ErrBadSignature = webhook.ErrBadSignature
 
 type webhookConfig struct {
-	secret   []byte
-	client   *http.Client
-	attempts int
-	backoff  time.Duration
+	secret       []byte
+	allowPrivate bool
+	client       *http.Client
+	attempts     int
+	backoff      time.Duration
 }
 
 // SignWebhook returns the WebhookSignatureHeader value for body sent at t.

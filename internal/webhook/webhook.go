@@ -3,7 +3,8 @@
 // for every webhook, as Stripe signs its own: the header
 // "t=<unix seconds>,v1=<hex HMAC-SHA256(secret, "<t>.<body>")>". The
 // timestamp lets a receiver refuse replays; several v1 values may be
-// given while a secret rotates.
+// given while a secret rotates. Client is the HTTP client to post them
+// with: it refuses internal addresses unless told otherwise.
 package webhook
 
 import (
