@@ -203,7 +203,7 @@ func TestHandoffHoldsTheSession(t *testing.T) {
 	for _, s := range a.sims {
 		require.NoError(t, s.sim.SetFaults(sim.Faults{Outage: time.Minute}))
 	}
-	r := agentTurn(t, base, testKey, "support", "held", "My parcel arrived damaged and I want to speak to someone.")
+	r := agentTurn(t, base, testKey, "support", "held", "My parcel is late and I want to speak to someone.")
 	require.Equal(t, "handed_off", r.Status, "%+v", r)
 	require.NotEmpty(t, r.Ticket)
 	for _, s := range a.sims {

@@ -171,6 +171,11 @@ func validateRouting(p string, a *Agent, models map[string]bool, bad func(path, 
 	if m := a.Intent.Model.Model; m != "" && !models[m] {
 		bad(p+".intent.model.model", "unknown model %q", m)
 	}
+	for i, in := range a.Intent.Intents {
+		if in.Agent != "" && !slices.Contains(a.Handoffs, in.Agent) {
+			bad(fmt.Sprintf("%s.intent.intents[%d].agent", p, i), "%q is not one of the agent's handoffs", in.Agent)
+		}
+	}
 	rc := effectiveRouting(a)
 	for _, err := range splitErrors(rc.Validate()) {
 		bad(p+".routing", "%v", err)

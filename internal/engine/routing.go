@@ -95,6 +95,13 @@ func (r *run) route(ctx context.Context) {
 		r.prevDone = true
 	}
 	cls := r.classify(ctx, a, r.sess.TurnCount+1, q.Input, r.prevIntent)
+	if to := cls.Agent; to != "" && to != a.Name && a.canHandoff(to) && !r.passed(a.Name, to) {
+		// The rules made the triage decision a model call would make
+		// (intent.IntentConfig.Agent): the agent that serves the intent
+		// takes the turn without a call of this agent's model.
+		r.handoff(ctx, to, "intent "+cls.Intent)
+		return
+	}
 	d := a.policy.Choose(modelpolicy.Input{
 		Complexity: cls.Complexity, Tier: q.Tier, Load: q.Load, Now: r.start,
 		BudgetDowngrade: q.BudgetSoft, Previous: r.prev, UserText: q.Input, AllowedModels: q.Models,
@@ -110,6 +117,17 @@ func (r *run) route(ctx context.Context) {
 	r.e.choices.ModelChosen(a.Name, d.Model, string(d.Reason))
 	ev := c
 	r.emit(Event{Type: EventModelChosen, Data: &ev})
+}
+
+// passed reports whether this turn was already handed from agent from to
+// agent to.
+func (r *run) passed(from, to string) bool {
+	for _, h := range r.res.Handoffs {
+		if h.From == from && h.To == to {
+			return true
+		}
+	}
+	return false
 }
 
 // classify classifies text, turn seq of the run's session, with a's

@@ -494,7 +494,13 @@ func (r *run) offer(final bool) ([]llm.Tool, []string) {
 	} else if r.noTools {
 		return nil, nil
 	}
-	r.tools = append(r.tools, r.agent.handoffDecls...)
+	for _, d := range r.agent.handoffDecls {
+		// A transfer made once in this turn is not offered again: two
+		// agents must not pass a turn back and forth until max_turns.
+		if to, _ := tool.HandoffTarget(d.Function.Name); !r.passed(r.agent.Name, to) {
+			r.tools = append(r.tools, d)
+		}
+	}
 	if len(r.tools) == 0 {
 		return []llm.Tool{}, notes
 	}
@@ -595,7 +601,7 @@ func (r *run) toolCalls(ctx context.Context, calls []llm.ToolCall) {
 	handoffTo, handoffReason := "", ""
 	for i := range calls {
 		c := &calls[i]
-		if target, ok := tool.HandoffTarget(c.Function.Name); ok && r.agent.canHandoff(target) {
+		if target, ok := tool.HandoffTarget(c.Function.Name); ok && r.agent.canHandoff(target) && !r.passed(r.agent.Name, target) {
 			msg := "Transferred to " + target + "."
 			if handoffTo == "" {
 				handoffTo, handoffReason = target, handoffReasonOf(c.Function.Arguments)

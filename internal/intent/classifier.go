@@ -58,6 +58,11 @@ type Result struct {
 	Rule string
 	// Source is the stage that decided.
 	Source Source
+	// Agent is the agent that serves the intent (IntentConfig.Agent), set
+	// only when the classification is sure: its confidence at or above
+	// the threshold, and a second intent, if any, served by the same
+	// agent. "" otherwise: the agent's model decides.
+	Agent string
 	// Cached reports that the result came from the per-turn cache.
 	Cached bool
 	// ModelErr is why the model stage, when it was asked, did not decide
@@ -134,7 +139,18 @@ func (c *Classifier) result(v verdict) Result {
 	if v.secondary >= 0 {
 		res.Secondary = c.rules.intents[v.secondary].name
 	}
+	res.Agent = c.agent(v.primary, v.secondary, res.Confidence)
 	return res
+}
+
+// agent returns the agent serving a sure classification of primary (and
+// secondary, -1 for none) at confidence, or "".
+func (c *Classifier) agent(primary, secondary int, confidence float64) string {
+	a := c.rules.intents[primary].agent
+	if a == "" || confidence < c.rules.threshold || secondary >= 0 && c.rules.intents[secondary].agent != a {
+		return ""
+	}
+	return a
 }
 
 // Classify classifies one turn: from the cache when this (session, turn)

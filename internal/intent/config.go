@@ -134,6 +134,13 @@ type IntentConfig struct {
 	// Background intents (small talk) win only when no other intent has
 	// evidence and are never the second intent of a message.
 	Background bool `yaml:"background"`
+	// Agent is the agent that serves this intent, for an agent that only
+	// passes it on (a front-line agent's returns go to after-sales): a
+	// sure classification names it in Result.Agent, for the engine to
+	// hand the turn to it before any model call when the classifying
+	// agent may hand off to it. Empty: the agent's model decides, as for
+	// any other intent. [a-zA-Z0-9_-]{1,52}, like agent names.
+	Agent string `yaml:"agent"`
 }
 
 // ModelStage configures the small model asked when the rules are unsure.
@@ -170,6 +177,9 @@ const (
 )
 
 var intentName = regexp.MustCompile(`^[a-z0-9_]{1,48}$`)
+
+// agentName is internal/config's agent name syntax.
+var agentName = regexp.MustCompile(`^[a-zA-Z0-9_-]{1,52}$`)
 
 // Validate reports every problem of c, each naming its field, e.g.
 // `intents[2].patterns[0]: error parsing regexp: …`. New calls it.
@@ -234,6 +244,9 @@ func (c Config) resolve() (Config, error) {
 		if in.Complexity != "" {
 			merged.Complexity = in.Complexity
 		}
+		if in.Agent != "" {
+			merged.Agent = in.Agent
+		}
 		merged.Background = merged.Background || in.Background
 		out.Intents[j] = merged
 	}
@@ -266,6 +279,9 @@ func (c Config) resolve() (Config, error) {
 		}
 		if _, err := ParseComplexity(string(in.Complexity)); err != nil {
 			bad(p+".complexity", "%v", err)
+		}
+		if in.Agent != "" && !agentName.MatchString(in.Agent) {
+			bad(p+".agent", "%q is not a valid agent name ([a-zA-Z0-9_-]{1,52})", in.Agent)
 		}
 		for field, list := range map[string][]string{"keywords": in.Keywords, "hints": in.Hints} {
 			for k, kw := range list {

@@ -51,6 +51,7 @@ type compiledIntent struct {
 	complexity Complexity
 	background bool
 	absorbs    uint64 // bit i: absorbs intent i
+	agent      string // IntentConfig.Agent
 }
 
 // rules is a compiled rule set: the configuration turned into maps looked
@@ -113,7 +114,8 @@ func compile(cfg Config) (*rules, Config, error) {
 	}
 	for i, in := range cfg.Intents {
 		r.byName[in.Name] = i
-		r.intents = append(r.intents, compiledIntent{name: in.Name, complexity: in.Complexity, background: in.Background})
+		r.intents = append(r.intents, compiledIntent{name: in.Name, complexity: in.Complexity, background: in.Background,
+			agent: in.Agent})
 	}
 	r.fallback = r.byName[cfg.Fallback]
 	stemLens := map[int]bool{}

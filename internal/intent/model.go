@@ -135,6 +135,11 @@ func (c *Classifier) parseReply(s string) (Result, error) {
 	if rep.Confidence != nil && *rep.Confidence >= 0 && *rep.Confidence <= 1 {
 		res.Confidence = *rep.Confidence
 	}
+	secondary := -1
+	if res.Secondary != "" {
+		secondary = c.rules.byName[res.Secondary]
+	}
+	res.Agent = c.agent(primary, secondary, res.Confidence)
 	return res, nil
 }
 
