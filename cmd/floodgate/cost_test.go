@@ -19,6 +19,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/floodgate-dev/floodgate/internal/config"
+	"github.com/floodgate-dev/floodgate/internal/llm"
 	"github.com/floodgate-dev/floodgate/internal/modelpolicy"
 	"github.com/floodgate-dev/floodgate/internal/shop"
 )
@@ -41,7 +42,9 @@ var (
 // each against a fresh demo shop. It reports the cost per run, p50 and p99
 // latency per run (client side, through the gateway) and the task success
 // rate: each answer checked against the shop's ground truth by
-// answerCheck.
+// answerCheck. Per kind of traffic it logs where the cost goes: cost,
+// latency and success, and per run the model calls, tool calls,
+// handoffs and tokens (prompt, cached, completion).
 func BenchmarkCostRouting(b *testing.B) {
 	ctx := context.Background()
 	truth, err := shop.Open(ctx, shop.Config{})
@@ -256,7 +259,8 @@ func (c *answerCheck) check(answer string) string {
 	}
 	allowed := slices.Clone(c.statuses)
 	if c.returned {
-		allowed = append(allowed, shop.ReturnRequested, shop.ReturnApproved)
+		// The return's status, or the order's once the return is open.
+		allowed = append(allowed, shop.ReturnRequested, shop.ReturnApproved, shop.StatusReturnRequested)
 	}
 	for _, s := range st {
 		s = strings.NewReplacer(" ", "_", "canceled", "cancelled").Replace(s)
@@ -340,6 +344,9 @@ type kindResult struct {
 	runs, ok int
 	cost     float64
 	lat      []time.Duration
+	// Sums over the kind's runs, for where the cost goes.
+	calls, tools, handoffs    int
+	prompt, cached, completed int
 }
 
 func (r *costResult) costPerRun() float64         { return r.cost / float64(max(r.runs, 1)) }
@@ -356,8 +363,10 @@ func (k *kindResult) String() string {
 	if k == nil {
 		return "-"
 	}
-	return fmt.Sprintf("%3d runs %.3f mUSD/run p50 %4.0f ms ok %5.1f %%", k.runs, k.cost/float64(max(k.runs, 1))*1e3,
-		costMS(costPercentile(k.lat, 0.5)), float64(k.ok)/float64(max(k.runs, 1))*100)
+	n := float64(max(k.runs, 1))
+	return fmt.Sprintf("%3d runs %.3f mUSD/run p50 %4.0f ms ok %5.1f %% | per run: %.2f model calls, %.2f tools, %.2f handoffs, %.0f in (%.0f cached) %.0f out tokens",
+		k.runs, k.cost/n*1e3, costMS(costPercentile(k.lat, 0.5)), float64(k.ok)/n*100,
+		float64(k.calls)/n, float64(k.tools)/n, float64(k.handoffs)/n, float64(k.prompt)/n, float64(k.cached)/n, float64(k.completed)/n)
 }
 
 // costSide serves the demo configuration (edited by edit) with a fresh
@@ -407,6 +416,16 @@ func costSide(b *testing.B, reqs []costRequest, edit func(*config.Config)) *cost
 				k.runs++
 				res.cost += out.Cost
 				k.cost += out.Cost
+				k.calls += out.ModelCalls
+				for _, c := range out.ToolCalls {
+					if c.Outcome != "handoff" {
+						k.tools++
+					}
+				}
+				k.handoffs += len(out.Handoffs)
+				k.prompt += out.Usage.PromptTokens
+				k.cached += out.Usage.CachedTokens()
+				k.completed += out.Usage.CompletionTokens
 				res.lat = append(res.lat, d)
 				k.lat = append(k.lat, d)
 				if out.ModelChoice != nil {
@@ -416,7 +435,12 @@ func costSide(b *testing.B, reqs []costRequest, edit func(*config.Config)) *cost
 					res.ok++
 					k.ok++
 				} else {
-					res.failures = append(res.failures, fmt.Sprintf("%s %q: %s; answer %q", q.kind, q.input, why, out.Output))
+					var calls []string
+					for _, c := range out.ToolCalls {
+						calls = append(calls, c.Name)
+					}
+					res.failures = append(res.failures, fmt.Sprintf("%s %q: %s; %s %s calls %v; answer %q", q.kind, q.input, why,
+						out.Reason, out.Models, calls, out.Output))
 				}
 				mu.Unlock()
 			}
@@ -428,8 +452,9 @@ func costSide(b *testing.B, reqs []costRequest, edit func(*config.Config)) *cost
 	close(work)
 	wg.Wait()
 	if *costVerbose {
+		// On standard output: a benchmark's log is truncated.
 		for _, f := range res.failures {
-			b.Log(f)
+			fmt.Println("failed:", f)
 		}
 	}
 	return res
@@ -437,9 +462,20 @@ func costSide(b *testing.B, reqs []costRequest, edit func(*config.Config)) *cost
 
 // costOutput is what the benchmark reads of a run's result.
 type costOutput struct {
-	Output      string  `json:"output"`
-	Status      string  `json:"status"`
-	Cost        float64 `json:"cost"`
+	Output     string    `json:"output"`
+	Status     string    `json:"status"`
+	Reason     string    `json:"reason"`
+	Models     []string  `json:"models"`
+	Cost       float64   `json:"cost"`
+	Usage      llm.Usage `json:"usage"`
+	ModelCalls int       `json:"model_calls"`
+	ToolCalls  []struct {
+		Name    string `json:"name"`
+		Outcome string `json:"outcome"`
+	} `json:"tool_calls"`
+	Handoffs []struct {
+		To string `json:"to"`
+	} `json:"handoffs"`
 	ModelChoice *struct {
 		Model  string `json:"model"`
 		Reason string `json:"reason"`
