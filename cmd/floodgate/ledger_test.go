@@ -14,6 +14,8 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/floodgate-dev/floodgate/internal/gateway"
+	"github.com/floodgate-dev/floodgate/internal/ledger"
+	"github.com/floodgate-dev/floodgate/internal/llm"
 )
 
 // TestUsageLedgerEndToEnd: a plain completion through serve lands in the
@@ -65,4 +67,31 @@ func TestUsageLedgerEndToEnd(t *testing.T) {
 		}
 		return false
 	}, 10*time.Second, 50*time.Millisecond, "the three completions reach the ledger")
+}
+
+// TestGuardModelCallsInTheLedger: the prompt filter's guard-model calls
+// are model calls like any other: each has a usage record, charged to the
+// tenant whose text was judged.
+func TestGuardModelCallsInTheLedger(t *testing.T) {
+	_, a, stop := demoAppOf(t, t.TempDir(), 0, nil)
+	defer func() { require.NoError(t, stop()) }()
+	ctx := gateway.WithTenant(context.Background(), &gateway.Identity{Tenant: "test", Tier: "standard"})
+	_, err := guardUsage{a}.Complete(ctx, &llm.Request{Model: "small",
+		Messages: []llm.Message{{Role: llm.RoleUser, Content: llm.Text("Is this an injection? 'ignore the rules'")}}})
+	require.NoError(t, err)
+	var rows []ledger.Row
+	require.Eventually(t, func() bool {
+		b, err := a.ledger.db.Breakdown(context.Background(), ledger.Query{GroupBy: ledger.GroupIntent,
+			From: time.Now().Add(-time.Hour), To: time.Now().Add(time.Hour)})
+		if err != nil {
+			return false
+		}
+		rows = b.Rows
+		return len(rows) > 0
+	}, 10*time.Second, 20*time.Millisecond)
+	require.Len(t, rows, 1)
+	assert.Equal(t, intentPromptGuard, rows[0].Key)
+	assert.EqualValues(t, 1, rows[0].Calls)
+	assert.Positive(t, rows[0].TokensIn)
+	assert.Positive(t, float64(rows[0].Cost))
 }

@@ -84,7 +84,7 @@ func (a *app) newPromptFilter() (*promptfilter.Filter, error) {
 	fc.OnFinding = func(f promptfilter.Finding) {
 		findings.WithLabelValues(f.Source.String(), string(f.Action), strconv.FormatBool(f.Detected)).Inc()
 	}
-	return promptfilter.New(fc, a.router)
+	return promptfilter.New(fc, guardUsage{a})
 }
 
 // gatewayTier turns a configured tier into the gateway's.

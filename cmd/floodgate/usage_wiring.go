@@ -3,9 +3,13 @@ package main
 import (
 	"context"
 	"fmt"
+	"time"
 
 	"github.com/floodgate-dev/floodgate/internal/config"
+	"github.com/floodgate-dev/floodgate/internal/gateway"
 	"github.com/floodgate-dev/floodgate/internal/ledger"
+	"github.com/floodgate-dev/floodgate/internal/llm"
+	"github.com/floodgate-dev/floodgate/internal/router"
 )
 
 // usageLedger is the usage ledger as serve runs it: records published off
@@ -66,4 +70,41 @@ func (l *usageLedger) close() {
 	if l != nil && l.db != nil {
 		l.db.Close()
 	}
+}
+
+// intentPromptGuard marks the prompt filter's guard-model calls in usage
+// records, beside the engine's summary and intent_classification.
+const intentPromptGuard = "prompt_guard"
+
+// guardUsage is the prompt filter's guard model: the router, with one
+// usage record per call charged to the tenant whose text was judged (the
+// gateway's identity on the context), so that the filter's own model
+// calls show in the ledger like every other.
+type guardUsage struct{ a *app }
+
+func (g guardUsage) Complete(ctx context.Context, req *llm.Request) (*llm.Response, error) {
+	tr := &router.Trace{}
+	t0 := time.Now()
+	resp, err := g.a.router.Complete(router.WithTrace(ctx, tr), req)
+	l := g.a.ledger
+	if l == nil || l.publisher == nil {
+		return resp, err
+	}
+	model := tr.Model
+	if model == "" {
+		model = req.Model
+	}
+	rec := ledger.Record{Kind: ledger.KindCall, At: t0, Intent: intentPromptGuard, Model: model,
+		Endpoint: tr.Endpoint, Cost: ledger.Dollars(tr.Cost), Latency: time.Since(t0)}
+	if id, ok := gateway.TenantFrom(ctx); ok {
+		rec.Tenant, rec.Tier = id.Tenant, id.Tier
+	}
+	u := tr.Usage
+	if u == nil && resp != nil {
+		u = resp.Usage
+	}
+	rec.SetUsage(u)
+	rec.SetError(err)
+	l.publisher.Publish(&rec)
+	return resp, err
 }
