@@ -1,14 +1,11 @@
 package engine
 
 import (
-	"github.com/floodgate-dev/floodgate/internal/webhook"
-
-	"bytes"
 	"context"
-	"fmt"
-	"io"
 	"net/http"
 	"time"
+
+	"github.com/floodgate-dev/floodgate/internal/webhook"
 )
 
 // WebhookSignatureHeader carries a webhook's signature (see package
@@ -56,7 +53,7 @@ func (e *Engine) deliverWebhook(ctx context.Context, url string, body []byte) *W
 			wait *= 2
 		}
 		ws.Attempts++
-		status, err := e.postWebhook(ctx, url, body)
+		status, err := webhook.Post(ctx, e.webhook.client, url, e.webhook.secret, e.now(), body, nil)
 		ws.Status = status
 		if err == nil {
 			ws.Delivered, ws.Error = true, ""
@@ -68,24 +65,4 @@ func (e *Engine) deliverWebhook(ctx context.Context, url string, body []byte) *W
 		}
 	}
 	return ws
-}
-
-func (e *Engine) postWebhook(ctx context.Context, url string, body []byte) (int, error) {
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, url, bytes.NewReader(body))
-	if err != nil {
-		return 0, fmt.Errorf("webhook request: %w", err)
-	}
-	req.Header.Set("Content-Type", "application/json")
-	req.Header.Set("User-Agent", "floodgate-webhook")
-	req.Header.Set(WebhookSignatureHeader, SignWebhook(e.webhook.secret, e.now(), body))
-	resp, err := e.webhook.client.Do(req)
-	if err != nil {
-		return 0, fmt.Errorf("webhook: %w", err)
-	}
-	_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 64<<10))
-	_ = resp.Body.Close()
-	if resp.StatusCode/100 != 2 {
-		return resp.StatusCode, fmt.Errorf("webhook: status %d", resp.StatusCode)
-	}
-	return resp.StatusCode, nil
 }

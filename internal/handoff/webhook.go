@@ -3,11 +3,9 @@ package handoff
 import (
 	"github.com/floodgate-dev/floodgate/internal/webhook"
 
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"net/http"
 	"strconv"
 	"time"
@@ -158,24 +156,9 @@ func ptr[T any](v T) *T { return &v }
 // post sends one attempt of ev's webhook and returns the response status
 // (0 without a response) and an error unless it was a 2xx.
 func (s *Service) post(ctx context.Context, ev Event, attempt int) (int, error) {
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, s.cfg.WebhookURL, bytes.NewReader(ev.Body))
-	if err != nil {
-		return 0, fmt.Errorf("webhook request: %w", err)
-	}
-	req.Header.Set("Content-Type", "application/json")
-	req.Header.Set("User-Agent", "floodgate-webhook")
-	req.Header.Set(SignatureHeader, Sign(s.cfg.WebhookSecret, s.cfg.Now(), ev.Body))
-	req.Header.Set(DeliveryHeader, ev.ID)
-	req.Header.Set(EventHeader, ev.Type)
-	req.Header.Set(AttemptHeader, strconv.Itoa(attempt))
-	resp, err := s.cfg.Client.Do(req)
-	if err != nil {
-		return 0, fmt.Errorf("webhook: %w", err)
-	}
-	_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 64<<10))
-	_ = resp.Body.Close()
-	if resp.StatusCode/100 != 2 {
-		return resp.StatusCode, fmt.Errorf("webhook: status %d", resp.StatusCode)
-	}
-	return resp.StatusCode, nil
+	hdr := http.Header{}
+	hdr.Set(DeliveryHeader, ev.ID)
+	hdr.Set(EventHeader, ev.Type)
+	hdr.Set(AttemptHeader, strconv.Itoa(attempt))
+	return webhook.Post(ctx, s.cfg.Client, s.cfg.WebhookURL, s.cfg.WebhookSecret, s.cfg.Now(), ev.Body, hdr)
 }
