@@ -147,19 +147,10 @@ type agent struct {
 
 func (a *agent) canHandoff(to string) bool { return slices.Contains(a.Handoffs, to) }
 
-// validAgentName leaves room for the transfer_to_ prefix within OpenAI's
-// 64-character function names.
+// validAgentName: an agent's name must make a valid function name with
+// the transfer_to_ prefix of its handoff tool (so at most 52 characters).
 func validAgentName(s string) bool {
-	if len(s) == 0 || len(s) > 52 {
-		return false
-	}
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		if !('a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || c == '_' || c == '-') {
-			return false
-		}
-	}
-	return true
+	return s != "" && llm.ValidFunctionName(tool.HandoffPrefix+s)
 }
 
 // compileAgents validates the agents and every reference between them and

@@ -22,7 +22,6 @@ const (
 const (
 	maxStopSequences = 4
 	maxTools         = 128
-	maxToolNameLen   = 64
 	maxTopLogprobs   = 20
 )
 
@@ -267,7 +266,7 @@ func validateTools(r *llm.Request) *llm.Error {
 			return badValue(p+".type", "'"+t.Type+"'. Supported values are: 'function'.")
 		}
 		name := t.Function.Name
-		if !validToolName(name) {
+		if !llm.ValidFunctionName(name) {
 			if name == "" {
 				return missing(p + ".function.name")
 			}
@@ -308,19 +307,6 @@ func validateTools(r *llm.Request) *llm.Error {
 		return nil
 	}
 	return badValue("tool_choice", "'"+tc.Mode+"'. Supported values are: 'none', 'auto', and 'required'.")
-}
-
-func validToolName(s string) bool {
-	if len(s) == 0 || len(s) > maxToolNameLen {
-		return false
-	}
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		if !('a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || c == '_' || c == '-') {
-			return false
-		}
-	}
-	return true
 }
 
 // validateResponseFormat checks response_format's type; the rest of it (the

@@ -170,6 +170,29 @@ type Tool struct {
 	Function FunctionDecl `json:"function"`
 }
 
+// MaxFunctionNameLen is OpenAI's limit on a function tool's name.
+const MaxFunctionNameLen = 64
+
+// ValidFunctionName reports whether s can name a function tool: OpenAI's
+// rule, 1 to MaxFunctionNameLen of [A-Za-z0-9_-].
+func ValidFunctionName(s string) bool {
+	if len(s) == 0 || len(s) > MaxFunctionNameLen {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		if !FunctionNameByte(s[i]) {
+			return false
+		}
+	}
+	return true
+}
+
+// FunctionNameByte reports whether c may appear in a function tool's
+// name.
+func FunctionNameByte(c byte) bool {
+	return 'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || c == '_' || c == '-'
+}
+
 // FunctionDecl declares a function tool: its name, what it does and the
 // JSON Schema of its arguments.
 type FunctionDecl struct {

@@ -11,6 +11,8 @@ import (
 
 	"github.com/expr-lang/expr"
 	"github.com/expr-lang/expr/vm"
+
+	"github.com/floodgate-dev/floodgate/internal/llm"
 )
 
 // MaxRules bounds the rules of a set.
@@ -156,7 +158,7 @@ func (c *compiler) rule(path string, rs Rule) *rule {
 	}
 	ru.patterns = c.patterns(path, rs.Patterns)
 	ru.when = c.cond(path+": when", rs.When)
-	if rs.Tool != "" && !validToolName(rs.Tool) {
+	if rs.Tool != "" && !llm.ValidFunctionName(rs.Tool) {
 		c.errorf(path+": tool", "%q is not a tool name (1 to 64 of [A-Za-z0-9_-])", rs.Tool)
 	}
 	argNames := map[string]bool{}
@@ -298,19 +300,6 @@ func validLang(s string) bool {
 	}
 	for i := 0; i < len(s); i++ {
 		if s[i] < 'a' || s[i] > 'z' {
-			return false
-		}
-	}
-	return true
-}
-
-func validToolName(s string) bool {
-	if len(s) == 0 || len(s) > 64 {
-		return false
-	}
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		if !('a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || c == '_' || c == '-') {
 			return false
 		}
 	}

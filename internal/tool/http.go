@@ -124,7 +124,7 @@ type httpTool struct {
 // NewHTTP returns the HTTP tool cfg describes, with its URL template parsed
 // and its schema compiled once. The tool is safe for concurrent use.
 func NewHTTP(cfg HTTPConfig) (Tool, error) {
-	if !validName(cfg.Name) {
+	if !llm.ValidFunctionName(cfg.Name) {
 		return nil, fmt.Errorf("tool %q: the name must be 1 to 64 of [A-Za-z0-9_-]", cfg.Name)
 	}
 	t := &httpTool{name: cfg.Name, method: strings.ToUpper(cfg.Method)}
@@ -216,7 +216,7 @@ func parseTemplate(tmpl string) (parts []urlPart, hasQuery bool, err error) {
 			return nil, false, errors.New("unbalanced '{'")
 		}
 		name := rest[i+1 : i+end]
-		if name == "" || strings.TrimFunc(name, func(r rune) bool { return r < 128 && nameByte(byte(r)) && r != '-' }) != "" {
+		if name == "" || strings.TrimFunc(name, func(r rune) bool { return r < 128 && llm.FunctionNameByte(byte(r)) && r != '-' }) != "" {
 			return nil, false, fmt.Errorf("placeholder {%s}: the name must be letters, digits and '_'", name)
 		}
 		parts = append(parts, urlPart{param: name, query: inQuery})

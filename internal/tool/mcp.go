@@ -17,6 +17,8 @@ import (
 	"time"
 
 	"github.com/modelcontextprotocol/go-sdk/mcp"
+
+	"github.com/floodgate-dev/floodgate/internal/llm"
 )
 
 // MCP transports.
@@ -214,7 +216,7 @@ func (t *headerTransport) RoundTrip(r *http.Request) (*http.Response, error) {
 func sanitizeName(s string) string {
 	b := []byte(s)
 	for i, c := range b {
-		if !nameByte(c) {
+		if !llm.FunctionNameByte(c) {
 			b[i] = '_'
 		}
 	}

@@ -7,6 +7,8 @@ import (
 	"log/slog"
 	"slices"
 	"sync"
+
+	"github.com/floodgate-dev/floodgate/internal/llm"
 )
 
 // RegistryConfig lists the tools of a process. The zero value is a
@@ -66,7 +68,7 @@ func NewRegistry(cfg RegistryConfig) (*Registry, error) {
 	var errs []error
 	add := func(t Tool) {
 		name := t.Decl().Function.Name
-		if !validName(name) {
+		if !llm.ValidFunctionName(name) {
 			errs = append(errs, fmt.Errorf("tool %q: the name must be 1 to 64 of [A-Za-z0-9_-]", name))
 			return
 		}

@@ -114,24 +114,6 @@ type nopObserver struct{}
 func (nopObserver) ToolCall(string, string, time.Duration) {}
 func (nopObserver) BreakerState(string, string)            {}
 
-// validName reports whether s can name a function tool: OpenAI's rule,
-// 1 to 64 of [A-Za-z0-9_-].
-func validName(s string) bool {
-	if len(s) == 0 || len(s) > 64 {
-		return false
-	}
-	for i := 0; i < len(s); i++ {
-		if !nameByte(s[i]) {
-			return false
-		}
-	}
-	return true
-}
-
-func nameByte(c byte) bool {
-	return 'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || c == '_' || c == '-'
-}
-
 // decl builds a function declaration.
 func decl(name, description string, params json.RawMessage) llm.Tool {
 	return llm.Tool{Type: "function", Function: llm.FunctionDecl{Name: name, Description: description, Parameters: params}}
