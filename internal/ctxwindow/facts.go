@@ -2,6 +2,7 @@ package ctxwindow
 
 import (
 	"bytes"
+	"cmp"
 	"encoding/json"
 	"fmt"
 	"slices"
@@ -135,9 +136,9 @@ func (f *Facts) Bound(n int) int {
 		x, y := &f.list[a], &f.list[b]
 		switch {
 		case x.Last != y.Last:
-			return cmpInt(x.Last, y.Last)
+			return cmp.Compare(x.Last, y.Last)
 		case x.First != y.First:
-			return cmpInt(x.First, y.First)
+			return cmp.Compare(x.First, y.First)
 		}
 		return a - b
 	})
@@ -154,16 +155,6 @@ func (f *Facts) Bound(n int) int {
 	clear(f.list[len(kept):])
 	f.list, f.idx = kept, nil
 	return drop
-}
-
-func cmpInt(a, b int64) int {
-	switch {
-	case a < b:
-		return -1
-	case a > b:
-		return 1
-	}
-	return 0
 }
 
 // kindLabels name the built-in kinds in the facts block.

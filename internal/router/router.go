@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"math"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/floodgate-dev/floodgate/internal/llm"
@@ -77,22 +78,12 @@ func New(cfg Config) (*Router, error) {
 	}
 	slices.Sort(r.names)
 	slices.SortFunc(r.all, func(a, b *route) int {
-		if c := compareStrings(a.model, b.model); c != 0 {
+		if c := strings.Compare(a.model, b.model); c != 0 {
 			return c
 		}
-		return compareStrings(a.endpoint, b.endpoint)
+		return strings.Compare(a.endpoint, b.endpoint)
 	})
 	return r, nil
-}
-
-func compareStrings(a, b string) int {
-	switch {
-	case a < b:
-		return -1
-	case a > b:
-		return 1
-	}
-	return 0
 }
 
 // mono returns t as nanoseconds since the router's base time.
