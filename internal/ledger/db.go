@@ -13,6 +13,8 @@ import (
 	"time"
 
 	"github.com/pressly/goose/v3"
+
+	"github.com/floodgate-dev/floodgate/internal/pgdb"
 )
 
 //go:embed migrations/sqlite/*.sql migrations/postgres/*.sql
@@ -23,9 +25,9 @@ const (
 	DefaultPath              = "floodgate-data/ledger.db"
 	DefaultSchema            = "floodgate"
 	DefaultMaxConns          = 8
-	DefaultMaxConnLifetime   = 30 * time.Minute
-	DefaultMaxConnIdleTime   = 5 * time.Minute
-	DefaultHealthCheckPeriod = 30 * time.Second
+	DefaultMaxConnLifetime   = pgdb.DefaultMaxConnLifetime
+	DefaultMaxConnIdleTime   = pgdb.DefaultMaxConnIdleTime
+	DefaultHealthCheckPeriod = pgdb.DefaultHealthCheckPeriod
 	DefaultConnectTimeout    = 5 * time.Second
 	DefaultBusyTimeout       = 5 * time.Second
 )
@@ -101,15 +103,6 @@ func (c *Config) normalise() error {
 	}
 	if c.MaxConns == 0 {
 		c.MaxConns = DefaultMaxConns
-	}
-	if c.MaxConnLifetime == 0 {
-		c.MaxConnLifetime = DefaultMaxConnLifetime
-	}
-	if c.MaxConnIdleTime == 0 {
-		c.MaxConnIdleTime = DefaultMaxConnIdleTime
-	}
-	if c.HealthCheckPeriod == 0 {
-		c.HealthCheckPeriod = DefaultHealthCheckPeriod
 	}
 	if c.ConnectTimeout == 0 {
 		c.ConnectTimeout = DefaultConnectTimeout

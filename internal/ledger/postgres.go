@@ -15,6 +15,8 @@ import (
 	"github.com/jackc/pgx/v5/stdlib"
 	"github.com/pressly/goose/v3"
 	"github.com/pressly/goose/v3/lock"
+
+	"github.com/floodgate-dev/floodgate/internal/pgdb"
 )
 
 // pgDB is the PostgreSQL backend, on a pgx pool.
@@ -24,16 +26,7 @@ type pgDB struct {
 }
 
 func openPostgres(ctx context.Context, cfg Config) (*DB, error) {
-	pc, err := pgxpool.ParseConfig(cfg.PostgresDSN)
-	if err != nil {
-		return nil, fmt.Errorf("ledger: open postgres: %w", err)
-	}
-	pc.MaxConns = cfg.MaxConns
-	pc.MaxConnLifetime = cfg.MaxConnLifetime
-	pc.MaxConnIdleTime = cfg.MaxConnIdleTime
-	pc.HealthCheckPeriod = cfg.HealthCheckPeriod
-	tune(pc.ConnConfig, cfg)
-	pool, err := pgxpool.NewWithConfig(ctx, pc)
+	pool, err := pgdb.Open(ctx, cfg.PostgresDSN, poolOptions(cfg))
 	if err != nil {
 		return nil, fmt.Errorf("ledger: open postgres: %w", err)
 	}
@@ -51,14 +44,10 @@ func openPostgres(ctx context.Context, cfg Config) (*DB, error) {
 	}}, nil
 }
 
-// tune applies the settings every connection of the ledger needs.
-func tune(cc *pgx.ConnConfig, cfg Config) {
-	if cfg.SimpleProtocol {
-		cc.DefaultQueryExecMode = pgx.QueryExecModeSimpleProtocol
-	}
-	if cc.ConnectTimeout == 0 {
-		cc.ConnectTimeout = cfg.ConnectTimeout
-	}
+// poolOptions are the pool settings of cfg.
+func poolOptions(cfg Config) pgdb.Options {
+	return pgdb.Options{MaxConns: cfg.MaxConns, MaxConnLifetime: cfg.MaxConnLifetime, MaxConnIdleTime: cfg.MaxConnIdleTime,
+		HealthCheckPeriod: cfg.HealthCheckPeriod, SimpleProtocol: cfg.SimpleProtocol, ConnectTimeout: cfg.ConnectTimeout}
 }
 
 // migrate creates the schema and applies the migrations, under goose's
@@ -70,7 +59,7 @@ func (p *pgDB) migrate(ctx context.Context, cfg Config) error {
 		if err != nil {
 			return fmt.Errorf("ledger: migrate postgres: %w", err)
 		}
-		tune(cc, cfg)
+		poolOptions(cfg).Tune(cc)
 		db = stdlib.OpenDB(*cc)
 	} else {
 		db = stdlib.OpenDBFromPool(p.pool)

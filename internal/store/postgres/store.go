@@ -38,6 +38,7 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 
+	"github.com/floodgate-dev/floodgate/internal/pgdb"
 	"github.com/floodgate-dev/floodgate/internal/store"
 	"github.com/floodgate-dev/floodgate/internal/store/internal/backend"
 )
@@ -100,15 +101,6 @@ func (c *Config) normalize() error {
 	if c.MaxConns <= 0 {
 		c.MaxConns = 16
 	}
-	if c.MaxConnLifetime <= 0 {
-		c.MaxConnLifetime = 30 * time.Minute
-	}
-	if c.MaxConnIdleTime <= 0 {
-		c.MaxConnIdleTime = 5 * time.Minute
-	}
-	if c.HealthCheckPeriod <= 0 {
-		c.HealthCheckPeriod = 30 * time.Second
-	}
 	if c.ReapInterval <= 0 {
 		c.ReapInterval = time.Minute
 	}
@@ -137,18 +129,8 @@ func Open(ctx context.Context, cfg Config) (*Store, error) {
 	if err := cfg.normalize(); err != nil {
 		return nil, err
 	}
-	pc, err := pgxpool.ParseConfig(cfg.DSN)
-	if err != nil {
-		return nil, fmt.Errorf("open postgres: %w", err)
-	}
-	pc.MaxConns = cfg.MaxConns
-	pc.MaxConnLifetime = cfg.MaxConnLifetime
-	pc.MaxConnIdleTime = cfg.MaxConnIdleTime
-	pc.HealthCheckPeriod = cfg.HealthCheckPeriod
-	if cfg.SimpleProtocol {
-		pc.ConnConfig.DefaultQueryExecMode = pgx.QueryExecModeSimpleProtocol
-	}
-	pool, err := pgxpool.NewWithConfig(ctx, pc)
+	pool, err := pgdb.Open(ctx, cfg.DSN, pgdb.Options{MaxConns: cfg.MaxConns, MaxConnLifetime: cfg.MaxConnLifetime,
+		MaxConnIdleTime: cfg.MaxConnIdleTime, HealthCheckPeriod: cfg.HealthCheckPeriod, SimpleProtocol: cfg.SimpleProtocol})
 	if err != nil {
 		return nil, fmt.Errorf("open postgres: %w", err)
 	}
