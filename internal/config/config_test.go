@@ -98,9 +98,7 @@ func TestAgents(t *testing.T) {
 	assert.Equal(t, 2, *c.Tools[0].Retries)
 	assert.Equal(t, "weather_", c.MCPServers[0].Prefix)
 
-	tests := []struct {
-		name, old, new, want string
-	}{
+	assertEditsFail(t, agentsDoc, []docEdit{
 		{"unknown tool", "[lookup, escalate_to_human", "[lookpu, escalate_to_human", `agents[0].tools[0]: unknown tool "lookpu"`},
 		{"unknown handoff", "handoffs: [b]", "handoffs: [c]", `agents[0].handoffs[0]: unknown agent "c"`},
 		{"self handoff", "handoffs: [b]", "handoffs: [a]", "cannot hand off to itself"},
@@ -114,16 +112,7 @@ func TestAgents(t *testing.T) {
 		{"no instructions", "instructions: help\n", "instructions: ' '\n", "agents[0].instructions"},
 		{"bad backend", "mcp_servers:", "sessions: {backend: mongo}\nmcp_servers:", `want sqlite, redis or postgres, got "mongo"`},
 		{"redis without url", "mcp_servers:", "sessions: {backend: redis}\nmcp_servers:", "sessions.redis_url"},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			doc := strings.Replace(agentsDoc, tt.old, tt.new, 1)
-			require.NotEqual(t, agentsDoc, doc, "replacement did not apply")
-			_, err := Parse([]byte(doc), env(nil))
-			require.Error(t, err)
-			assert.Contains(t, err.Error(), tt.want)
-		})
-	}
+	})
 }
 
 func TestExpandSecrets(t *testing.T) {
@@ -177,4 +166,23 @@ func FuzzParse(f *testing.F) {
 			t.Fatal("nil config without error")
 		}
 	})
+}
+
+// docEdit is a change to a valid document that Parse must refuse: old
+// replaced by new, and the error naming want.
+type docEdit struct{ name, old, new, want string }
+
+// assertEditsFail parses base with each edit applied (on its own) and
+// checks that it fails, naming the edit's want.
+func assertEditsFail(t *testing.T, base string, edits []docEdit) {
+	t.Helper()
+	for _, e := range edits {
+		t.Run(e.name, func(t *testing.T) {
+			doc := strings.Replace(base, e.old, e.new, 1)
+			require.NotEqual(t, base, doc, "replacement did not apply")
+			_, err := Parse([]byte(doc), env(nil))
+			require.Error(t, err)
+			assert.Contains(t, err.Error(), e.want)
+		})
+	}
 }

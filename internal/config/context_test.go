@@ -1,7 +1,6 @@
 package config
 
 import (
-	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -32,9 +31,7 @@ func TestContextPolicy(t *testing.T) {
 			Patterns:   []FactPattern{{Kind: "member_id", Regexp: `M-\d{6}`}},
 			ToolFields: []FactField{{Field: "refund_amount", Kind: "amount"}}}}, cp)
 
-	tests := []struct {
-		name, old, new, want string
-	}{
+	assertEditsFail(t, contextDoc, []docEdit{
 		{"unknown builtin", "[order_number, amount]", "[order_number, money]", `agents[0].context.facts.builtins[1]: unknown fact kind "money"`},
 		{"bad regexp", `'M-\d{6}'`, `'M-(\d'`, "agents[0].context.facts.patterns[0].regexp"},
 		{"empty match", `'M-\d{6}'`, `'x*'`, "matches the empty string"},
@@ -44,16 +41,7 @@ func TestContextPolicy(t *testing.T) {
 		{"reply over limit", "recent_turns: 8", "recent_turns: 8\n      context_limit: 1000\n      reply_tokens: 1000", "agents[0].context.reply_tokens"},
 		{"summary over budget", "recent_turns: 8", "recent_turns: 8\n      max_tokens: 400", "agents[0].context.summary_tokens"},
 		{"unknown key", "recent_turns: 8", "recent_turn: 8", "recent_turn"},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			doc := strings.Replace(contextDoc, tt.old, tt.new, 1)
-			require.NotEqual(t, contextDoc, doc, "replacement did not apply")
-			_, err := Parse([]byte(doc), env(nil))
-			require.Error(t, err)
-			assert.Contains(t, err.Error(), tt.want)
-		})
-	}
+	})
 }
 
 // TestContextPolicyMatchesEngine keeps config's view of the context

@@ -1,7 +1,6 @@
 package config
 
 import (
-	"strings"
 	"testing"
 	"time"
 
@@ -55,9 +54,7 @@ func TestAgentRouting(t *testing.T) {
 	assert.Equal(t, "small", rc.SmallModel, "small_model defaults to simple_model")
 	assert.Equal(t, "large", rc.LargeModel, "large_model defaults to model")
 
-	tests := []struct {
-		name, old, new, want string
-	}{
+	assertEditsFail(t, routingDoc, []docEdit{
 		{"unknown intent key", "threshold: 0.6", "treshold: 0.6", "unknown key agents[0].intent.treshold"},
 		{"unknown routing key", "time_zone:", "timezone:", "unknown key agents[0].routing.timezone"},
 		{"bad threshold", "threshold: 0.6", "threshold: 2", "agents[0].intent: threshold"},
@@ -69,16 +66,7 @@ func TestAgentRouting(t *testing.T) {
 		{"bad zone", "Europe/Berlin", "Mars/Olympus", "agents[0].routing: time_zone"},
 		{"peak without tiers", "peak: {load: 0.8, tiers: [free]}", "peak: {load: 0.8}", "agents[0].routing: peak.tiers"},
 		{"bad complexity", "complexity: complex", "complexity: hard", "agents[0].intent"},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			doc := strings.Replace(routingDoc, tt.old, tt.new, 1)
-			require.NotEqual(t, routingDoc, doc, "replacement did not apply")
-			_, err := Parse([]byte(doc), env(nil))
-			require.Error(t, err)
-			assert.Contains(t, err.Error(), tt.want)
-		})
-	}
+	})
 }
 
 func TestAgentRoutingDefaults(t *testing.T) {
