@@ -90,20 +90,12 @@ func (g guardUsage) Complete(ctx context.Context, req *llm.Request) (*llm.Respon
 	if l == nil || l.publisher == nil {
 		return resp, err
 	}
-	model := tr.Model
-	if model == "" {
-		model = req.Model
-	}
-	rec := ledger.Record{Kind: ledger.KindCall, At: t0, Intent: intentPromptGuard, Model: model,
+	rec := ledger.Record{Kind: ledger.KindCall, At: t0, Intent: intentPromptGuard, Model: tr.ModelOf(req),
 		Endpoint: tr.Endpoint, Cost: ledger.Dollars(tr.Cost), Latency: time.Since(t0)}
 	if id, ok := gateway.TenantFrom(ctx); ok {
 		rec.Tenant, rec.Tier = id.Tenant, id.Tier
 	}
-	u := tr.Usage
-	if u == nil && resp != nil {
-		u = resp.Usage
-	}
-	rec.SetUsage(u)
+	rec.SetUsage(tr.UsageOf(resp))
 	rec.SetError(err)
 	l.publisher.Publish(&rec)
 	return resp, err

@@ -538,10 +538,7 @@ func (r *run) call(ctx context.Context, tools []llm.Tool, notes []string) (*llm.
 	d := e.now().Sub(t0)
 	r.modelTime += d
 	r.res.ModelCalls++
-	model := r.trace.Model
-	if model == "" {
-		model = r.mreq.Model
-	}
+	model := r.trace.ModelOf(&r.mreq)
 	r.lastModel = model
 	e.obs.ModelCall(r.agent.Name, model, d, err)
 	if err == nil && len(resp.Choices) == 0 {
@@ -549,9 +546,7 @@ func (r *run) call(ctx context.Context, tools []llm.Tool, notes []string) (*llm.
 	}
 	var u *llm.Usage
 	if err == nil {
-		if u = r.trace.Usage; u == nil {
-			u = resp.Usage
-		}
+		u = r.trace.UsageOf(resp)
 	}
 	r.recordCall(r.res.ModelCalls, t0, d, model, u, err)
 	if err != nil {

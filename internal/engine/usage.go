@@ -100,25 +100,17 @@ func (m meteredModel) Complete(ctx context.Context, req *llm.Request) (*llm.Resp
 	if err == nil && len(resp.Choices) == 0 {
 		failure = &llm.Error{Kind: llm.KindServer, Message: "the model returned no answer"}
 	}
-	model := tr.Model
-	if model == "" {
-		model = req.Model
-	}
 	rec := ledger.Record{
 		Kind: ledger.KindCall, RunID: ci.runID, At: t0,
 		Tenant: ci.tenant, Tier: ci.tier, UserID: ci.user, SessionID: ci.session,
-		Agent: ci.agent, Intent: ci.intent, Model: model, Endpoint: tr.Endpoint,
+		Agent: ci.agent, Intent: ci.intent, Model: tr.ModelOf(req), Endpoint: tr.Endpoint,
 		Cost: ledger.Dollars(tr.Cost), Latency: d,
 	}
 	if ci.runID != "" {
 		// Not "<run>/<call>": the run's own calls are numbered.
 		rec.ID = ci.runID + "/" + ci.intent + "/" + ci.agent
 	}
-	u := tr.Usage
-	if u == nil && resp != nil {
-		u = resp.Usage
-	}
-	rec.SetUsage(u)
+	rec.SetUsage(tr.UsageOf(resp))
 	rec.SetError(failure)
 	e.usage.Publish(&rec)
 	return resp, err

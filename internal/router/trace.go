@@ -65,3 +65,22 @@ func (t *Trace) finish(rt *route, u *llm.Usage) {
 	t.Usage = u
 	t.Cost = rt.price.Cost(u)
 }
+
+// ModelOf returns the model that answered req: the trace's route's, or
+// req's own when no route was tried.
+func (t *Trace) ModelOf(req *llm.Request) string {
+	if t.Model != "" {
+		return t.Model
+	}
+	return req.Model
+}
+
+// UsageOf returns the token usage of the call that resp answers: the
+// trace's (the successful attempt's, as the router priced it), else
+// resp's; nil when neither reports one.
+func (t *Trace) UsageOf(resp *llm.Response) *llm.Usage {
+	if t.Usage != nil || resp == nil {
+		return t.Usage
+	}
+	return resp.Usage
+}
